@@ -1,0 +1,83 @@
+//! Configuration: command-line flags, each with an environment variable, all with defaults so
+//! the server starts with no configuration at all on the embedded default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "server", version, about = "Asset service: presigned uploads and downloads with a lifecycle")]
+pub struct Config {
+    /// Address the dashboard and REST API listen on (default: LEPTOS_SITE_ADDR, else 127.0.0.1:3000).
+    #[arg(long, env = "ASSETS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Directory for the embedded database and the embedded object store.
+    #[arg(long, env = "ASSETS_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Address the embedded S3-compatible endpoint listens on.
+    #[arg(long, env = "ASSETS_S3_LISTEN", default_value = "127.0.0.1:9000")]
+    pub s3_listen: SocketAddr,
+
+    /// URL clients reach the embedded S3 endpoint at (set it when behind a proxy);
+    /// default: http://<s3-listen>.
+    #[arg(long, env = "ASSETS_S3_PUBLIC_URL")]
+    pub s3_public_url: Option<String>,
+
+    /// Bucket that holds the assets' objects.
+    #[arg(long, env = "ASSETS_BUCKET", default_value = "assets")]
+    pub bucket: String,
+
+    /// Largest upload a client may declare, in bytes (S3's single-PUT limit is 5 GiB).
+    #[arg(long, env = "ASSETS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// Lifetime of upload URLs in seconds (1..=604800).
+    #[arg(long, env = "ASSETS_UPLOAD_URL_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub upload_url_ttl: u64,
+
+    /// Log format: `text` for people, `json` for log pipelines. Filter with RUST_LOG.
+    #[arg(long, env = "ASSETS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Deliver the embedded endpoint's S3 events to the service (off simulates lost events).
+    #[arg(long, env = "ASSETS_EMBEDDED_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub embedded_events: bool,
+
+    /// Shared secret webhook senders must present as `Authorization: Bearer <token>` on
+    /// `POST /events/s3`. Unset: the endpoint is open (events are checked against storage anyway).
+    #[arg(long, env = "ASSETS_EVENTS_TOKEN", hide_env_values = true)]
+    pub events_token: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard, the REST API and the embedded S3 endpoint (the default).
+    Serve,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    pub fn s3_public_url(&self) -> String {
+        match &self.s3_public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.s3_listen),
+        }
+    }
+
+    pub fn upload_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.upload_url_ttl)
+    }
+}

@@ -1,0 +1,255 @@
+//! The embedded metadata store: one SQLite file in the data directory (WAL, synchronous=FULL:
+//! a committed write survives a crash). Conditional writes are `UPDATE ... WHERE version = ?`.
+//! SQLite calls block, so they run on the blocking pool, never on the async workers.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use app::model::{Asset, AssetId, AssetState};
+use async_trait::async_trait;
+use chrono::DateTime;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+use super::{AssetStore, Cursor, PageRequest, StateFilter, StoreError};
+
+const READERS: usize = 4;
+
+#[derive(Clone)]
+pub struct LocalStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS assets (
+    id           TEXT PRIMARY KEY NOT NULL,
+    state        TEXT NOT NULL,
+    created_us   INTEGER NOT NULL,
+    updated_us   INTEGER NOT NULL,
+    filename     TEXT,
+    content_type TEXT,
+    size         INTEGER,
+    etag         TEXT,
+    version      INTEGER NOT NULL,
+    sequencer    TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS assets_newest ON assets (created_us DESC, id DESC);
+CREATE INDEX IF NOT EXISTS assets_by_state ON assets (state, created_us DESC, id DESC);
+";
+
+impl LocalStore {
+    /// Opens (or creates) `dir/assets.sqlite3`.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("assets.sqlite3");
+        let writer = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        writer.execute_batch(SCHEMA).context("creating the schema")?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let conn = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("opening read connections")?;
+        Ok(Self {
+            inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) }),
+        })
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            op(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            // Take a free reader if there is one, else wait for ours in the rotation.
+            let conn = (0..READERS)
+                .find_map(|i| inner.readers[(start + i) % READERS].try_lock().ok())
+                .unwrap_or_else(|| {
+                    inner.readers[start % READERS].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+                });
+            op(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.into()))?
+    }
+}
+
+fn unavailable(err: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(err.into())
+}
+
+fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
+    let text = |i: usize| -> rusqlite::Result<String> { row.get(i) };
+    let bad = |i: usize, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_string().into())
+    };
+    let time = |i: usize| -> rusqlite::Result<_> {
+        DateTime::from_timestamp_micros(row.get(i)?).ok_or_else(|| bad(i, "timestamp out of range"))
+    };
+    Ok(Asset {
+        asset_id: text(0)?.parse().map_err(|_| bad(0, "bad asset id"))?,
+        state: text(1)?.parse().map_err(|_| bad(1, "bad state"))?,
+        created_at: time(2)?,
+        updated_at: time(3)?,
+        filename: row.get(4)?,
+        content_type: row.get(5)?,
+        size: row.get::<_, Option<i64>>(6)?.map(|s| s as u64),
+        etag: row.get(7)?,
+        version: row.get::<_, i64>(8)? as u64,
+        sequencer: row.get(9)?,
+    })
+}
+
+const COLUMNS: &str =
+    "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer";
+
+#[async_trait]
+impl AssetStore for LocalStore {
+    async fn insert(&self, asset: &Asset) -> Result<(), StoreError> {
+        let a = asset.clone();
+        self.write(move |conn| {
+            let inserted = conn
+                .execute(
+                    &format!(
+                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (id) DO NOTHING"
+                    ),
+                    params![
+                        a.asset_id.to_string(),
+                        a.state.as_str(),
+                        a.created_at.timestamp_micros(),
+                        a.updated_at.timestamp_micros(),
+                        a.filename,
+                        a.content_type,
+                        a.size.map(|s| s as i64),
+                        a.etag,
+                        a.version as i64,
+                        a.sequencer,
+                    ],
+                )
+                .map_err(unavailable)?;
+            if inserted == 0 { Err(StoreError::AlreadyExists) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn get(&self, id: AssetId) -> Result<Option<Asset>, StoreError> {
+        self.read(move |conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM assets WHERE id = ?1"))
+                .and_then(|mut stmt| stmt.query_row([id.to_string()], asset_from_row).optional())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn update(&self, next: &Asset, expected_version: u64) -> Result<(), StoreError> {
+        let a = next.clone();
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE assets SET state = ?2, updated_us = ?3, filename = ?4, content_type = ?5,
+                         size = ?6, etag = ?7, version = ?8, sequencer = ?9
+                     WHERE id = ?1 AND version = ?10",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        a.asset_id.to_string(),
+                        a.state.as_str(),
+                        a.updated_at.timestamp_micros(),
+                        a.filename,
+                        a.content_type,
+                        a.size.map(|s| s as i64),
+                        a.etag,
+                        a.version as i64,
+                        a.sequencer,
+                        expected_version as i64,
+                    ])
+                })
+                .map_err(unavailable)?;
+            if changed == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+        })
+        .await
+    }
+
+    async fn remove(&self, id: AssetId, expected_version: u64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let changed = conn
+                .execute(
+                    "DELETE FROM assets WHERE id = ?1 AND version = ?2",
+                    params![id.to_string(), expected_version as i64],
+                )
+                .map_err(unavailable)?;
+            if changed == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+        })
+        .await
+    }
+
+    async fn list(&self, page: &PageRequest) -> Result<(Vec<Asset>, Option<Cursor>), StoreError> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let (state_clause, state_value) = match page.filter {
+                StateFilter::Live => ("state != ?1", AssetState::Deleted.as_str()),
+                StateFilter::All => ("?1 IS NOT NULL", ""),
+                StateFilter::Only(state) => ("state = ?1", state.as_str()),
+            };
+            // Row-value comparison walks the (created_us, id) index from the cursor on.
+            let (after_us, after_id) = match page.after {
+                Some(c) => (c.created_at.timestamp_micros(), c.id.to_string()),
+                None => (i64::MAX, String::new()),
+            };
+            let sql = format!(
+                "SELECT {COLUMNS} FROM assets
+                 WHERE {state_clause} AND (created_us, id) < (?2, ?3)
+                 ORDER BY created_us DESC, id DESC LIMIT ?4"
+            );
+            let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
+            // One extra row tells whether a next page exists.
+            let rows = stmt
+                .query_map(params![state_value, after_us, after_id, page.limit as i64 + 1], asset_from_row)
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(unavailable)?;
+            let mut items = rows;
+            let next = if items.len() > page.limit as usize {
+                items.truncate(page.limit as usize);
+                items.last().map(Cursor::after)
+            } else {
+                None
+            };
+            Ok((items, next))
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable)).await
+    }
+}

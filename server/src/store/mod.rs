@@ -1,0 +1,119 @@
+//! The metadata store: where asset records are kept. Stores write "from this version to the
+//! next" conditionally; they never decide the lifecycle rules (that is `app::model`).
+
+pub mod local;
+
+use app::model::{Asset, AssetId, AssetState};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The record changed (or vanished) since it was read: the conditional write did not apply.
+    #[error("the record changed concurrently")]
+    Conflict,
+    /// A record with this id already exists.
+    #[error("the record already exists")]
+    AlreadyExists,
+    /// A cursor we did not issue.
+    #[error("invalid cursor")]
+    BadCursor,
+    /// The backend failed; the caller may retry later.
+    #[error("metadata store unavailable: {0}")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+/// A request for one page, newest first.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<Cursor>,
+    pub filter: StateFilter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateFilter {
+    /// Every state but DELETED.
+    Live,
+    /// Every state.
+    All,
+    Only(AssetState),
+}
+
+impl StateFilter {
+    pub fn admits(self, state: AssetState) -> bool {
+        match self {
+            Self::Live => state != AssetState::Deleted,
+            Self::All => true,
+            Self::Only(wanted) => state == wanted,
+        }
+    }
+}
+
+/// Position after the last item of a page: (created_at, id), the listing order's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub id: AssetId,
+}
+
+impl Cursor {
+    pub fn after(asset: &Asset) -> Self {
+        Self { created_at: asset.created_at, id: asset.asset_id }
+    }
+
+    /// Opaque to clients: base64url of "<micros>.<id>".
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at.timestamp_micros(), self.id))
+    }
+
+    pub fn decode(raw: &str) -> Result<Self, StoreError> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| StoreError::BadCursor)?;
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
+        let (micros, id) = text.split_once('.').ok_or(StoreError::BadCursor)?;
+        let micros: i64 = micros.parse().map_err(|_| StoreError::BadCursor)?;
+        let created_at = DateTime::from_timestamp_micros(micros).ok_or(StoreError::BadCursor)?;
+        let id = id.parse().map_err(|_| StoreError::BadCursor)?;
+        Ok(Self { created_at, id })
+    }
+}
+
+#[async_trait]
+pub trait AssetStore: Send + Sync + 'static {
+    /// Adds a new record; `AlreadyExists` if the id is taken.
+    async fn insert(&self, asset: &Asset) -> Result<(), StoreError>;
+
+    async fn get(&self, id: AssetId) -> Result<Option<Asset>, StoreError>;
+
+    /// Replaces the record with `next` only if its stored version is still `expected_version`;
+    /// `next.version` must be `expected_version + 1`. `Conflict` otherwise.
+    async fn update(&self, next: &Asset, expected_version: u64) -> Result<(), StoreError>;
+
+    /// Removes the record only if its stored version is still `expected_version`.
+    async fn remove(&self, id: AssetId, expected_version: u64) -> Result<(), StoreError>;
+
+    /// One page, newest first (created_at, then id, descending), and the cursor of the next page.
+    async fn list(&self, page: &PageRequest) -> Result<(Vec<Asset>, Option<Cursor>), StoreError>;
+
+    /// Whether the backend answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: "1a5ea69a-d30c-11e7-90d0-129b5a655d2d".parse().unwrap(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        for bad in ["", "!!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("12.not-an-id")] {
+            assert!(matches!(Cursor::decode(bad), Err(StoreError::BadCursor)), "{bad}");
+        }
+    }
+}
