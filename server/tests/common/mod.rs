@@ -1,0 +1,218 @@
+//! Test harness: starts the real server binary on free ports with a temporary data directory
+//! and talks to it over HTTP as curl would.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub s3_url: String,
+    pub data_dir: PathBuf,
+    pub log_path: PathBuf,
+    pub client: reqwest::Client,
+    child: Option<Child>,
+    ports: (u16, u16),
+    _temp: Option<tempfile::TempDir>,
+    args: Vec<String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl TestApp {
+    /// A server on the embedded default with a fresh data directory.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Same, with extra command-line flags.
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("data");
+        let ports = (free_port(), free_port());
+        let mut app = Self::start(&data_dir, ports, extra.iter().map(|s| s.to_string()).collect()).await;
+        app._temp = Some(temp);
+        app
+    }
+
+    async fn start(data_dir: &Path, (port, s3_port): (u16, u16), extra: Vec<String>) -> Self {
+        let log_path = data_dir.with_file_name(format!("server-{port}.log"));
+        std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut args = vec![
+            "--listen".to_string(),
+            format!("127.0.0.1:{port}"),
+            "--s3-listen".to_string(),
+            format!("127.0.0.1:{s3_port}"),
+            "--data-dir".to_string(),
+            data_dir.display().to_string(),
+        ];
+        args.extend(extra.iter().cloned());
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .env("LEPTOS_OUTPUT_NAME", "assets")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start the server binary");
+        let app = Self {
+            base: format!("http://127.0.0.1:{port}"),
+            s3_url: format!("http://127.0.0.1:{s3_port}"),
+            data_dir: data_dir.to_path_buf(),
+            log_path,
+            client: reqwest::Client::new(),
+            child: Some(child),
+            ports: (port, s3_port),
+            _temp: None,
+            args: extra,
+        };
+        app.wait_until_healthy().await;
+        app
+    }
+
+    async fn wait_until_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(resp) = self.client.get(format!("{}/healthz", self.base)).send().await
+                && resp.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not start; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the server (SIGTERM, like a deploy) and starts it again on the same ports and data
+    /// directory.
+    pub async fn restart(mut self) -> Self {
+        self.stop();
+        let temp = self._temp.take();
+        let mut app = Self::start(&self.data_dir, self.ports, self.args.clone()).await;
+        app._temp = temp;
+        app
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `POST /assets` with an optional JSON body; returns the 201 reply.
+    pub async fn create(&self, body: Option<Value>) -> Value {
+        let mut request = self.client.post(self.url("/assets"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let resp = request.send().await.unwrap();
+        assert_eq!(resp.status(), 201, "create failed: {}", resp.text().await.unwrap());
+        resp.json().await.unwrap()
+    }
+
+    /// PUTs bytes to a presigned upload URL with the headers the create reply listed.
+    pub async fn upload(&self, created: &Value, bytes: Vec<u8>) -> reqwest::Response {
+        let mut request = self.client.put(created["upload_url"].as_str().unwrap()).body(bytes);
+        for pair in created["upload_headers"].as_array().unwrap() {
+            request = request.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn asset(&self, id: &str) -> Option<Value> {
+        let page: Value = self
+            .client
+            .get(self.url("/assets?include_deleted=true&limit=1000"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["items"].as_array().unwrap().iter().find(|a| a["asset_id"] == id).cloned()
+    }
+
+    /// Polls the list until the asset reaches `state` (events are delivered asynchronously).
+    pub async fn wait_for_state(&self, id: &str, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let asset = self.asset(id).await;
+            if let Some(asset) = &asset
+                && asset["state"] == state
+            {
+                return asset.clone();
+            }
+            assert!(Instant::now() < deadline, "asset {id} never reached {state}; last seen {asset:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The embedded endpoint's credentials, to act as an operator with full S3 access.
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        let creds: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.data_dir.join("embedded-s3-credentials.json")).unwrap())
+                .unwrap();
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&self.s3_url)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                creds["access_key"].as_str().unwrap(),
+                creds["secret_key"].as_str().unwrap(),
+                None,
+                None,
+                "test",
+            ))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `<Code>` and `<Message>` of an S3 XML error body.
+pub fn s3_error(body: &str) -> (String, String) {
+    let field = |tag: &str| {
+        body.split(&format!("<{tag}>"))
+            .nth(1)
+            .and_then(|rest| rest.split(&format!("</{tag}>")).next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    (field("Code"), field("Message"))
+}
