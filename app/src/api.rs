@@ -21,7 +21,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -40,7 +43,11 @@ impl FromServerFnError for ApiError {
 pub trait AssetPort: Send + Sync + 'static {
     async fn create(&self, new: NewAsset) -> Result<CreatedAsset, ApiError>;
     async fn list(&self, query: ListQuery) -> Result<AssetPage, ApiError>;
-    async fn download_link(&self, id: AssetId, ttl_secs: Option<u64>) -> Result<DownloadLink, ApiError>;
+    async fn download_link(
+        &self,
+        id: AssetId,
+        ttl_secs: Option<u64>,
+    ) -> Result<DownloadLink, ApiError>;
     async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ApiError>;
     async fn delete(&self, id: AssetId) -> Result<(), ApiError>;
 }
@@ -70,7 +77,10 @@ pub async fn mark_uploaded(id: AssetId) -> Result<Asset, ApiError> {
 }
 
 #[server(input = Json)]
-pub async fn get_download_link(id: AssetId, ttl_secs: Option<u64>) -> Result<DownloadLink, ApiError> {
+pub async fn get_download_link(
+    id: AssetId,
+    ttl_secs: Option<u64>,
+) -> Result<DownloadLink, ApiError> {
     port()?.download_link(id, ttl_secs).await
 }
 

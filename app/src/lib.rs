@@ -8,7 +8,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -40,7 +40,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }.into_view()>
-                    <Route path=StaticSegment("") view=pages::dashboard::Dashboard />
+                    // Async: the server waits for the asset list, so the page is complete HTML
+                    // and browsing works without JavaScript.
+                    <Route path=StaticSegment("") view=pages::dashboard::Dashboard ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

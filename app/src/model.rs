@@ -42,7 +42,10 @@ impl FromStr for AssetId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Only the 36-character hyphenated form: braces, URNs and bare hex are not our ids.
         if s.len() != 36 {
-            return Err(InvalidInput::new(format!("'{}' is not an asset id (a UUID)", shorten(s))));
+            return Err(InvalidInput::new(format!(
+                "'{}' is not an asset id (a UUID)",
+                shorten(s)
+            )));
         }
         Uuid::try_parse(s)
             .map(AssetId)
@@ -285,17 +288,26 @@ pub struct InvalidInput {
 
 impl InvalidInput {
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), too_large: false }
+        Self {
+            message: message.into(),
+            too_large: false,
+        }
     }
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self { message: message.into(), too_large: true }
+        Self {
+            message: message.into(),
+            too_large: true,
+        }
     }
 }
 
 /// Parses a URL lifetime in seconds (the original's `?timeout=`), bounded 1..=604800.
 pub fn parse_ttl(raw: &str) -> Result<u64, InvalidInput> {
     let secs: u64 = raw.trim().parse().map_err(|_| {
-        InvalidInput::new(format!("timeout '{}' is not a whole number of seconds", shorten(raw)))
+        InvalidInput::new(format!(
+            "timeout '{}' is not a whole number of seconds",
+            shorten(raw)
+        ))
     })?;
     if !(MIN_URL_TTL_SECS..=MAX_URL_TTL_SECS).contains(&secs) {
         return Err(InvalidInput::new(format!(
@@ -312,7 +324,9 @@ pub fn validate_filename(name: &str) -> Result<(), InvalidInput> {
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(InvalidInput::new("filename must not contain control characters"));
+        return Err(InvalidInput::new(
+            "filename must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -326,7 +340,9 @@ pub fn validate_content_type(value: &str) -> Result<(), InvalidInput> {
     let essence = value.split(';').next().unwrap_or_default().trim();
     let (kind, subtype) = essence.split_once('/').ok_or_else(bad)?;
     let is_token = |s: &str| {
-        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
     };
     if !is_token(kind) || !is_token(subtype) || value.chars().any(|c| c.is_control()) {
         return Err(bad());
@@ -343,7 +359,11 @@ pub fn human_size(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// Keeps echoed user input short in error messages.
@@ -461,10 +481,16 @@ mod tests {
             size: Some(10),
         };
         assert!(ok.validate(100).is_ok());
-        let too_big = NewAsset { size: Some(101), ..Default::default() };
+        let too_big = NewAsset {
+            size: Some(101),
+            ..Default::default()
+        };
         assert!(too_big.validate(100).unwrap_err().too_large);
         for bad_type in ["pdf", "text/", "/html", "text/ht ml", "text/html\r\nX: y"] {
-            let asset = NewAsset { content_type: Some(bad_type.into()), ..Default::default() };
+            let asset = NewAsset {
+                content_type: Some(bad_type.into()),
+                ..Default::default()
+            };
             assert!(asset.validate(100).is_err(), "{bad_type}");
         }
         assert!(validate_content_type("text/plain; charset=utf-8").is_ok());

@@ -8,7 +8,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Clone, Debug, Parser)]
-#[command(name = "server", version, about = "Asset service: presigned uploads and downloads with a lifecycle")]
+#[command(
+    name = "server",
+    version,
+    about = "Asset service: presigned uploads and downloads with a lifecycle"
+)]
 pub struct Config {
     /// Address the dashboard and REST API listen on (default: LEPTOS_SITE_ADDR, else 127.0.0.1:3000).
     #[arg(long, env = "ASSETS_LISTEN")]

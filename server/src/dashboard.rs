@@ -29,7 +29,11 @@ impl AssetPort for Service {
     async fn list(&self, query: ListQuery) -> Result<AssetPage, ApiError> {
         Ok(Service::list(self, query).await?)
     }
-    async fn download_link(&self, id: AssetId, ttl_secs: Option<u64>) -> Result<DownloadLink, ApiError> {
+    async fn download_link(
+        &self,
+        id: AssetId,
+        ttl_secs: Option<u64>,
+    ) -> Result<DownloadLink, ApiError> {
         Ok(Service::download_link(self, id, ttl_secs).await?)
     }
     async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ApiError> {

@@ -51,7 +51,9 @@ pub struct EmbeddedCredentials {
 
 impl std::fmt::Debug for EmbeddedCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedCredentials").field("access_key", &self.access_key).finish_non_exhaustive()
+        f.debug_struct("EmbeddedCredentials")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,11 +61,17 @@ impl EmbeddedCredentials {
     pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
         let path = data_dir.join("embedded-s3-credentials.json");
         if let Ok(text) = std::fs::read_to_string(&path) {
-            return serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()));
+            return serde_json::from_str(&text)
+                .with_context(|| format!("reading {}", path.display()));
         }
         let creds = Self {
-            access_key: format!("AK{}", uuid::Uuid::new_v4().simple()).to_uppercase()[..20].to_string(),
-            secret_key: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+            access_key: format!("AK{}", uuid::Uuid::new_v4().simple()).to_uppercase()[..20]
+                .to_string(),
+            secret_key: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
         };
         std::fs::create_dir_all(data_dir)?;
         let tmp = path.with_extension("tmp");
@@ -105,7 +113,10 @@ impl DiskObjects {
             }
         }
         // Sequencers grow across restarts: start from the clock, count up from there.
-        let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+        let start = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
         Ok(Self {
             root: root.to_path_buf(),
             bucket: bucket.to_string(),
@@ -116,7 +127,10 @@ impl DiskObjects {
 
     fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
         if bucket != self.bucket {
-            return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
+            return Err(s3_error!(
+                NoSuchBucket,
+                "The specified bucket does not exist"
+            ));
         }
         // A flat, reversible file name: no key can climb out of the bucket directory.
         let name = percent_encoding::utf8_percent_encode(key, FILE_NAME).to_string();
@@ -127,8 +141,13 @@ impl DiskObjects {
     }
 
     fn emit(&self, event_name: &str, key: &str, size: Option<u64>, etag: Option<String>) {
-        let Some(service) = self.events.clone() else { return };
-        let sequencer = format!("{:016X}", self.next_sequencer.fetch_add(1, Ordering::Relaxed));
+        let Some(service) = self.events.clone() else {
+            return;
+        };
+        let sequencer = format!(
+            "{:016X}",
+            self.next_sequencer.fetch_add(1, Ordering::Relaxed)
+        );
         let record = S3EventRecord {
             event_version: "2.1".into(),
             event_source: "aws:s3".into(),
@@ -138,8 +157,16 @@ impl DiskObjects {
             s3: S3Entity {
                 schema_version: "1.0".into(),
                 configuration_id: "embedded".into(),
-                bucket: S3Bucket { name: self.bucket.clone(), arn: format!("arn:aws:s3:::{}", self.bucket) },
-                object: S3Object { key: encode_key(key), size, e_tag: etag, sequencer: Some(sequencer) },
+                bucket: S3Bucket {
+                    name: self.bucket.clone(),
+                    arn: format!("arn:aws:s3:::{}", self.bucket),
+                },
+                object: S3Object {
+                    key: encode_key(key),
+                    size,
+                    e_tag: etag,
+                    sequencer: Some(sequencer),
+                },
             },
         };
         // Delivered after the response, like S3's notifications, with retries on failure.
@@ -159,8 +186,10 @@ impl DiskObjects {
 }
 
 /// Percent-encode everything but unreserved characters in on-disk file names.
-const FILE_NAME: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+const FILE_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
 
 /// Removes a temp file unless the upload completed.
 struct TempFile(Option<PathBuf>);
@@ -188,15 +217,21 @@ async fn read_meta(path: &Path) -> S3Result<Option<(u64, ObjectMeta)>> {
         return Err(internal("corrupt object file"));
     }
     let mut trailer = [0u8; TRAILER_LEN as usize];
-    file.seek(SeekFrom::Start(len - TRAILER_LEN)).await.map_err(internal)?;
+    file.seek(SeekFrom::Start(len - TRAILER_LEN))
+        .await
+        .map_err(internal)?;
     file.read_exact(&mut trailer).await.map_err(internal)?;
     if &trailer[4..] != MAGIC {
         return Err(internal("corrupt object file"));
     }
     let meta_len = u32::from_le_bytes(trailer[..4].try_into().unwrap_or_default()) as u64;
-    let data_len = len.checked_sub(TRAILER_LEN + meta_len).ok_or_else(|| internal("corrupt object file"))?;
+    let data_len = len
+        .checked_sub(TRAILER_LEN + meta_len)
+        .ok_or_else(|| internal("corrupt object file"))?;
     let mut meta = vec![0u8; meta_len as usize];
-    file.seek(SeekFrom::Start(data_len)).await.map_err(internal)?;
+    file.seek(SeekFrom::Start(data_len))
+        .await
+        .map_err(internal)?;
     file.read_exact(&mut meta).await.map_err(internal)?;
     let meta = serde_json::from_slice(&meta).map_err(internal)?;
     Ok(Some((data_len, meta)))
@@ -208,22 +243,34 @@ fn timestamp(ms: u64) -> Timestamp {
 
 #[async_trait::async_trait]
 impl S3 for DiskObjects {
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         if req.input.bucket != self.bucket {
             return Err(s3_error!(NoSuchBucket));
         }
         Ok(S3Response::new(HeadBucketOutput::default()))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
         let only_if_absent = matches!(input.if_none_match, Some(ETagCondition::Any));
         if only_if_absent && tokio::fs::try_exists(&path).await.map_err(internal)? {
-            return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+            return Err(s3_error!(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold"
+            ));
         }
 
-        let tmp_path = self.root.join(".tmp").join(uuid::Uuid::new_v4().simple().to_string());
+        let tmp_path = self
+            .root
+            .join(".tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string());
         let mut tmp = TempFile(Some(tmp_path.clone()));
         let file = tokio::fs::File::create(&tmp_path).await.map_err(internal)?;
         let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
@@ -240,17 +287,26 @@ impl S3 for DiskObjects {
         if let Some(expected) = input.content_length
             && expected as u64 != size
         {
-            return Err(s3_error!(IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header"));
+            return Err(s3_error!(
+                IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header"
+            ));
         }
         let etag = hex::encode(md5.finalize());
         let meta = ObjectMeta {
             etag: etag.clone(),
             content_type: input.content_type.clone(),
-            last_modified_ms: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
+            last_modified_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
         };
         let meta_bytes = serde_json::to_vec(&meta).map_err(internal)?;
         writer.write_all(&meta_bytes).await.map_err(internal)?;
-        writer.write_all(&(meta_bytes.len() as u32).to_le_bytes()).await.map_err(internal)?;
+        writer
+            .write_all(&(meta_bytes.len() as u32).to_le_bytes())
+            .await
+            .map_err(internal)?;
         writer.write_all(MAGIC).await.map_err(internal)?;
         writer.flush().await.map_err(internal)?;
         writer.into_inner().sync_all().await.map_err(internal)?;
@@ -260,26 +316,45 @@ impl S3 for DiskObjects {
             match tokio::fs::hard_link(&tmp_path, &path).await {
                 Ok(()) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold"));
+                    return Err(s3_error!(
+                        PreconditionFailed,
+                        "At least one of the pre-conditions you specified did not hold"
+                    ));
                 }
                 Err(err) => return Err(internal(err)),
             }
         } else {
-            tokio::fs::rename(&tmp_path, &path).await.map_err(internal)?;
+            tokio::fs::rename(&tmp_path, &path)
+                .await
+                .map_err(internal)?;
             tmp.0 = None;
         }
         drop(tmp);
         if let Some(dir) = path.parent() {
             // Make the rename itself durable.
             let dir = dir.to_path_buf();
-            let _ = tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all())).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                std::fs::File::open(dir).and_then(|d| d.sync_all())
+            })
+            .await;
         }
 
-        self.emit("ObjectCreated:Put", &input.key, Some(size), Some(etag.clone()));
-        Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(etag)), ..Default::default() }))
+        self.emit(
+            "ObjectCreated:Put",
+            &input.key,
+            Some(size),
+            Some(etag.clone()),
+        );
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(etag)),
+            ..Default::default()
+        }))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
         let Some((data_len, meta)) = read_meta(&path).await? else {
@@ -298,7 +373,10 @@ impl S3 for DiskObjects {
         }))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
         let Some((data_len, meta)) = read_meta(&path).await? else {
@@ -313,7 +391,10 @@ impl S3 for DiskObjects {
         }))
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
         match tokio::fs::remove_file(&path).await {
@@ -357,7 +438,10 @@ pub fn router(objects: DiskObjects, credentials: &EmbeddedCredentials) -> Router
         .allow_origin(AllowOrigin::mirror_request())
         .allow_methods([Method::GET, Method::PUT, Method::HEAD])
         .allow_headers(tower_http::cors::Any)
-        .expose_headers([http::header::ETAG, HeaderName::from_static("x-amz-request-id")])
+        .expose_headers([
+            http::header::ETAG,
+            HeaderName::from_static("x-amz-request-id"),
+        ])
         .max_age(Duration::from_secs(3600));
     Router::new().fallback_service(service).layer(cors)
 }

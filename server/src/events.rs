@@ -93,7 +93,10 @@ pub fn parse_delivery(body: &[u8]) -> Result<Delivery, BadDelivery> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
     if value.get("Event").and_then(|v| v.as_str()) == Some("s3:TestEvent") {
-        return Ok(Delivery { events: vec![], ignored: 1 });
+        return Ok(Delivery {
+            events: vec![],
+            ignored: 1,
+        });
     }
     let notification: S3Notification = serde_json::from_value(value)
         .map_err(|e| BadDelivery(format!("not an S3 event notification: {e}")))?;
@@ -118,7 +121,12 @@ fn object_event(record: &S3EventRecord) -> Option<ObjectEvent> {
         bucket: record.s3.bucket.name.clone(),
         key: decode_key(&record.s3.object.key),
         size: record.s3.object.size,
-        etag: record.s3.object.e_tag.clone().map(|e| e.trim_matches('"').to_string()),
+        etag: record
+            .s3
+            .object
+            .e_tag
+            .clone()
+            .map(|e| e.trim_matches('"').to_string()),
         sequencer: record.s3.object.sequencer.clone(),
     })
 }
@@ -140,7 +148,9 @@ pub fn change_of(event_name: &str) -> Option<ObjectChange> {
 /// S3 event keys are form-URL-encoded: `+` is a space, `%XX` a byte (S3 event docs).
 pub fn decode_key(raw: &str) -> String {
     let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The form-URL encoding S3 applies to keys in events (the inverse of `decode_key`).
@@ -152,7 +162,9 @@ pub fn encode_key(key: &str) -> String {
         .remove(b'*')
         .remove(b'/')
         .remove(b' ');
-    percent_encoding::utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
+    percent_encoding::utf8_percent_encode(key, KEEP)
+        .to_string()
+        .replace(' ', "+")
 }
 
 /// Orders two sequencers of the same key. S3's rule: sequencers may differ in length; pad the
@@ -185,7 +197,9 @@ mod tests {
 
     #[test]
     fn test_event_is_accepted_and_ignored() {
-        let delivery = parse_delivery(br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#).unwrap();
+        let delivery =
+            parse_delivery(br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#)
+                .unwrap();
         assert!(delivery.events.is_empty());
         assert!(parse_delivery(b"not json").is_err());
         assert!(parse_delivery(br#"{"Records":"nope"}"#).is_err());
@@ -193,22 +207,44 @@ mod tests {
 
     #[test]
     fn event_names_map_to_changes() {
-        for name in ["ObjectCreated:Put", "s3:ObjectCreated:Post", "ObjectCreated:Copy", "ObjectCreated:CompleteMultipartUpload"] {
+        for name in [
+            "ObjectCreated:Put",
+            "s3:ObjectCreated:Post",
+            "ObjectCreated:Copy",
+            "ObjectCreated:CompleteMultipartUpload",
+        ] {
             assert_eq!(change_of(name), Some(ObjectChange::Created), "{name}");
         }
-        for name in ["ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"] {
+        for name in [
+            "ObjectRemoved:Delete",
+            "s3:ObjectRemoved:DeleteMarkerCreated",
+        ] {
             assert_eq!(change_of(name), Some(ObjectChange::Removed), "{name}");
         }
-        for name in ["ObjectTagging:Put", "ObjectRestore:Post", "s3:ObjectAccessed:Get", "LifecycleExpiration:Delete"] {
+        for name in [
+            "ObjectTagging:Put",
+            "ObjectRestore:Post",
+            "s3:ObjectAccessed:Get",
+            "LifecycleExpiration:Delete",
+        ] {
             assert_eq!(change_of(name), None, "{name}");
         }
     }
 
     #[test]
     fn sequencers_compare_with_right_padding() {
-        assert_eq!(compare_sequencers("0055AED6DCD90281E5", "0055AED6DCD90281E6"), Ordering::Less);
-        assert_eq!(compare_sequencers("0055AED6DCD9028", "0055AED6DCD90281E5"), Ordering::Less);
-        assert_eq!(compare_sequencers("0055AED6DCD90290", "0055AED6DCD90281E5"), Ordering::Greater);
+        assert_eq!(
+            compare_sequencers("0055AED6DCD90281E5", "0055AED6DCD90281E6"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_sequencers("0055AED6DCD9028", "0055AED6DCD90281E5"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_sequencers("0055AED6DCD90290", "0055AED6DCD90281E5"),
+            Ordering::Greater
+        );
         assert_eq!(compare_sequencers("0A", "0A000"), Ordering::Equal);
         assert_eq!(compare_sequencers("0a", "0A"), Ordering::Equal);
     }

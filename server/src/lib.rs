@@ -27,7 +27,8 @@ use crate::store::local::LocalStore;
 
 /// Serves the dashboard, the REST API and the embedded S3 endpoint until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let leptos = leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
+    let leptos =
+        leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
     let options = leptos.leptos_options;
     let listen = config.listen.unwrap_or(options.site_addr);
 
@@ -40,7 +41,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &credentials.access_key,
         &credentials.secret_key,
     );
-    let policy = Policy { max_upload_bytes: config.max_upload_bytes, upload_url_ttl: config.upload_url_ttl() };
+    let policy = Policy {
+        max_upload_bytes: config.max_upload_bytes,
+        upload_url_ttl: config.upload_url_ttl(),
+    };
     let service = Service::new(store, objects, policy);
     let disk = DiskObjects::open(
         &config.data_dir.join("objects"),
@@ -51,7 +55,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let s3_listener = TcpListener::bind(config.s3_listen)
         .await
         .with_context(|| format!("binding the embedded S3 endpoint to {}", config.s3_listen))?;
-    let app_listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let app_listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let app = rest::router(service.clone(), config.events_token.clone())
         .merge(dashboard::router(service, options))
         .layer(tower_http::trace::TraceLayer::new_for_http());

@@ -57,26 +57,47 @@ pub struct Objects {
 impl Objects {
     /// Clients for the embedded endpoint: static credentials, path-style addressing. URLs are
     /// signed for `public_url` (what clients reach); the server's own calls go to `internal_url`.
-    pub fn embedded(public_url: &str, internal_url: &str, bucket: &str, access_key: &str, secret_key: &str) -> Self {
+    pub fn embedded(
+        public_url: &str,
+        internal_url: &str,
+        bucket: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Self {
         let client_for = |endpoint: &str| {
             let config = aws_sdk_s3::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .region(Region::new(crate::embedded_s3::REGION))
                 .endpoint_url(endpoint)
                 .force_path_style(true)
-                .credentials_provider(Credentials::new(access_key, secret_key, None, None, "embedded"))
+                .credentials_provider(Credentials::new(
+                    access_key, secret_key, None, None, "embedded",
+                ))
                 .build();
             aws_sdk_s3::Client::from_conf(config)
         };
-        Self { client: client_for(internal_url), presigner: client_for(public_url), bucket: bucket.to_string() }
+        Self {
+            client: client_for(internal_url),
+            presigner: client_for(public_url),
+            bucket: bucket.to_string(),
+        }
     }
 
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
 
-    pub async fn presign_put(&self, id: AssetId, terms: &UploadTerms, ttl: Duration) -> anyhow::Result<Presigned> {
-        let mut request = self.presigner.put_object().bucket(&self.bucket).key(key_for(id));
+    pub async fn presign_put(
+        &self,
+        id: AssetId,
+        terms: &UploadTerms,
+        ttl: Duration,
+    ) -> anyhow::Result<Presigned> {
+        let mut request = self
+            .presigner
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key_for(id));
         // Declared terms become signed headers: storage refuses a body of another size or type.
         if let Some(content_type) = &terms.content_type {
             request = request.content_type(content_type);
@@ -84,7 +105,10 @@ impl Objects {
         if let Some(size) = terms.size {
             request = request.content_length(size as i64);
         }
-        let presigned = request.presigned(presigning(ttl)?).await.context("presigning an upload URL")?;
+        let presigned = request
+            .presigned(presigning(ttl)?)
+            .await
+            .context("presigning an upload URL")?;
         Ok(finish(presigned, ttl))
     }
 
@@ -110,7 +134,14 @@ impl Objects {
 
     /// `None` when the object does not exist.
     pub async fn head(&self, id: AssetId) -> anyhow::Result<Option<ObjectInfo>> {
-        match self.client.head_object().bucket(&self.bucket).key(key_for(id)).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key_for(id))
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(ObjectInfo {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: out.e_tag().map(|e| e.trim_matches('"').to_string()),
@@ -135,7 +166,10 @@ impl Objects {
 }
 
 fn presigning(ttl: Duration) -> anyhow::Result<PresigningConfig> {
-    let ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(MAX_URL_TTL_SECS));
+    let ttl = ttl.clamp(
+        Duration::from_secs(1),
+        Duration::from_secs(MAX_URL_TTL_SECS),
+    );
     PresigningConfig::builder()
         .start_time(SystemTime::now())
         .expires_in(ttl)
@@ -161,10 +195,20 @@ fn finish(presigned: aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) ->
 /// exact name percent-encoded as UTF-8 in `filename*`.
 pub fn attachment_disposition(filename: &str) -> String {
     let base = filename.rsplit(['/', '\\']).next().unwrap_or_default();
-    let base = if base.trim().is_empty() { "download" } else { base };
+    let base = if base.trim().is_empty() {
+        "download"
+    } else {
+        base
+    };
     let fallback: String = base
         .chars()
-        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded = percent_encoding::utf8_percent_encode(base, RFC5987_ATTR).to_string();
     format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
@@ -194,7 +238,12 @@ mod tests {
         let id: AssetId = "1a5ea69a-d30c-11e7-90d0-129b5a655d2d".parse().unwrap();
         assert_eq!(key_for(id), "assets/1a5ea69a-d30c-11e7-90d0-129b5a655d2d");
         assert_eq!(id_from_key(&key_for(id)), Some(id));
-        for other in ["1a5ea69a-d30c-11e7-90d0-129b5a655d2d", "assets/x", "other/1a5ea69a-d30c-11e7-90d0-129b5a655d2d", "assets/1a5ea69a-d30c-11e7-90d0-129b5a655d2d/x"] {
+        for other in [
+            "1a5ea69a-d30c-11e7-90d0-129b5a655d2d",
+            "assets/x",
+            "other/1a5ea69a-d30c-11e7-90d0-129b5a655d2d",
+            "assets/1a5ea69a-d30c-11e7-90d0-129b5a655d2d/x",
+        ] {
             assert_eq!(id_from_key(other), None, "{other}");
         }
     }
@@ -206,11 +255,23 @@ mod tests {
             "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
         );
         let hostile = attachment_disposition("../../etc/pa\"ss\r\nX-Evil: 1;.txt");
-        assert!(!hostile.contains('\r') && !hostile.contains('\n'), "{hostile}");
-        assert!(hostile.starts_with("attachment; filename=\"pa_ss__X-Evil: 1_.txt\""), "{hostile}");
-        assert!(hostile.ends_with("filename*=UTF-8''pa%22ss%0D%0AX-Evil%3A%201%3B.txt"), "{hostile}");
+        assert!(
+            !hostile.contains('\r') && !hostile.contains('\n'),
+            "{hostile}"
+        );
+        assert!(
+            hostile.starts_with("attachment; filename=\"pa_ss__X-Evil: 1_.txt\""),
+            "{hostile}"
+        );
+        assert!(
+            hostile.ends_with("filename*=UTF-8''pa%22ss%0D%0AX-Evil%3A%201%3B.txt"),
+            "{hostile}"
+        );
         let unicode = attachment_disposition("résumé 📄.txt");
-        assert!(unicode.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%F0%9F%93%84.txt"), "{unicode}");
+        assert!(
+            unicode.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%F0%9F%93%84.txt"),
+            "{unicode}"
+        );
         assert!(unicode.is_ascii());
         assert!(attachment_disposition("a\\b/").contains("filename=\"download\""));
     }

@@ -26,20 +26,28 @@ struct AppState {
 }
 
 pub fn router(service: Service, events_token: Option<String>) -> Router {
-    let state = AppState { service, events_token };
+    let state = AppState {
+        service,
+        events_token,
+    };
     let mut router = Router::new();
     // `/asset` is the original example's path; both answer.
     for base in ["/assets", "/asset"] {
-        router = router
-            .route(base, post(create).get(list))
-            .route(&format!("{base}/{{id}}"), get(download).put(mark_uploaded).delete(delete));
+        router = router.route(base, post(create).get(list)).route(
+            &format!("{base}/{{id}}"),
+            get(download).put(mark_uploaded).delete(delete),
+        );
     }
     router
         .route("/events/s3", post(s3_events))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::InvalidInput, "method not allowed")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::InvalidInput,
+                "method not allowed",
+            )
         })
         .with_state(state)
 }
@@ -53,7 +61,13 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, body: ErrorBody { error_message: message.into(), code } }
+        Self {
+            status,
+            body: ErrorBody {
+                error_message: message.into(),
+                code,
+            },
+        }
     }
 
     fn invalid(message: impl Into<String>) -> Self {
@@ -89,7 +103,9 @@ impl IntoResponse for ApiError {
         let retry = self.status == StatusCode::SERVICE_UNAVAILABLE;
         let mut response = (self.status, Json(self.body)).into_response();
         if retry {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -98,7 +114,8 @@ impl IntoResponse for ApiError {
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 fn params(raw: Params) -> Result<HashMap<String, String>, ApiError> {
-    raw.map(|Query(map)| map).map_err(|e| ApiError::invalid(format!("bad query string: {e}")))
+    raw.map(|Query(map)| map)
+        .map_err(|e| ApiError::invalid(format!("bad query string: {e}")))
 }
 
 fn asset_id(raw: &str) -> Result<AssetId, ApiError> {
@@ -110,7 +127,9 @@ async fn create(State(app): State<AppState>, body: Bytes) -> Result<Response, Ap
     let new: NewAsset = if body.iter().all(u8::is_ascii_whitespace) {
         NewAsset::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("request body is not a valid upload request: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(format!("request body is not a valid upload request: {e}"))
+        })?
     };
     let created = app.service.create(new).await?;
     let location = format!("/assets/{}", created.id);
@@ -127,7 +146,10 @@ async fn list(State(app): State<AppState>, query: Params) -> Result<Response, Ap
     for (name, value) in &params {
         match name.as_str() {
             "limit" => {
-                query.limit = Some(value.parse().map_err(|_| ApiError::invalid(format!("limit '{value}' is not a number")))?)
+                query.limit =
+                    Some(value.parse().map_err(|_| {
+                        ApiError::invalid(format!("limit '{value}' is not a number"))
+                    })?)
             }
             "cursor" => query.cursor = Some(value.clone()),
             "state" => query.state = Some(value.parse()?),
@@ -138,30 +160,56 @@ async fn list(State(app): State<AppState>, query: Params) -> Result<Response, Ap
                     _ => return Err(ApiError::invalid("include_deleted must be true or false")),
                 }
             }
-            other => return Err(ApiError::invalid(format!("unknown query parameter '{other}'"))),
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown query parameter '{other}'"
+                )));
+            }
         }
     }
     Ok(Json(app.service.list(query).await?).into_response())
 }
 
-async fn download(State(app): State<AppState>, Path(id): Path<String>, query: Params) -> Result<Json<DownloadLink>, ApiError> {
+async fn download(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    query: Params,
+) -> Result<Json<DownloadLink>, ApiError> {
     let id = asset_id(&id)?;
-    let ttl = params(query)?.get("timeout").map(|raw| parse_ttl(raw)).transpose()?;
+    let ttl = params(query)?
+        .get("timeout")
+        .map(|raw| parse_ttl(raw))
+        .transpose()?;
     Ok(Json(app.service.download_link(id, ttl).await?))
 }
 
-async fn mark_uploaded(State(app): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<StatusReply>), ApiError> {
+async fn mark_uploaded(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<StatusReply>), ApiError> {
     let asset = app.service.mark_uploaded(asset_id(&id)?).await?;
-    Ok((StatusCode::ACCEPTED, Json(StatusReply { status: asset.state })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(StatusReply {
+            status: asset.state,
+        }),
+    ))
 }
 
-async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     app.service.delete(asset_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// S3 event deliveries. The body is read raw: SNS posts JSON as `text/plain`.
-async fn s3_events(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn s3_events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     if let Some(expected) = &app.events_token {
         let given = headers
             .get(header::AUTHORIZATION)
@@ -170,7 +218,11 @@ async fn s3_events(State(app): State<AppState>, headers: HeaderMap, body: Bytes)
             .unwrap_or_default();
         if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             warn!("event delivery with a missing or wrong token refused");
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidInput, "missing or wrong event token"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidInput,
+                "missing or wrong event token",
+            ));
         }
     }
     let delivery = parse_delivery(&body).map_err(|e| ApiError::invalid(e.to_string()))?;

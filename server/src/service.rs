@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use app::model::{
     Action, Asset, AssetId, AssetPage, AssetState, CreatedAsset, DEFAULT_DOWNLOAD_TTL_SECS,
-    DEFAULT_PAGE_SIZE, DownloadLink, ErrorCode, InvalidInput, ListQuery, MAX_PAGE_SIZE, MAX_URL_TTL_SECS,
-    MIN_URL_TTL_SECS, NewAsset, Refused,
+    DEFAULT_PAGE_SIZE, DownloadLink, ErrorCode, InvalidInput, ListQuery, MAX_PAGE_SIZE,
+    MAX_URL_TTL_SECS, MIN_URL_TTL_SECS, NewAsset, Refused,
 };
 use chrono::Utc;
 use tracing::{debug, info};
@@ -26,7 +26,11 @@ pub enum ServiceError {
     #[error("asset {0} not found")]
     NotFound(AssetId),
     #[error("asset {id} is {state}: {why}")]
-    Conflict { id: AssetId, state: AssetState, why: Refused },
+    Conflict {
+        id: AssetId,
+        state: AssetState,
+        why: Refused,
+    },
     #[error("{0}")]
     Invalid(#[from] InvalidInput),
     #[error("storage unavailable")]
@@ -57,7 +61,9 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::BadCursor => ServiceError::Invalid(InvalidInput::new("cursor is not one this server issued")),
+            StoreError::BadCursor => {
+                ServiceError::Invalid(InvalidInput::new("cursor is not one this server issued"))
+            }
             other => ServiceError::Unavailable(other.into()),
         }
     }
@@ -98,7 +104,13 @@ struct Inner {
 
 impl Service {
     pub fn new(store: Arc<dyn AssetStore>, objects: Objects, policy: Policy) -> Self {
-        Self { inner: Arc::new(Inner { store, objects, policy }) }
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                objects,
+                policy,
+            }),
+        }
     }
 
     fn store(&self) -> &dyn AssetStore {
@@ -110,7 +122,10 @@ impl Service {
         new.validate(self.inner.policy.max_upload_bytes)?;
         let now = Utc::now();
         let id = AssetId::from_uuid(uuid::Uuid::now_v7());
-        let terms = UploadTerms { content_type: new.content_type.clone(), size: new.size };
+        let terms = UploadTerms {
+            content_type: new.content_type.clone(),
+            size: new.size,
+        };
         let presigned = self
             .inner
             .objects
@@ -142,7 +157,10 @@ impl Service {
     }
 
     pub async fn get(&self, id: AssetId) -> Result<Asset, ServiceError> {
-        self.store().get(id).await?.ok_or(ServiceError::NotFound(id))
+        self.store()
+            .get(id)
+            .await?
+            .ok_or(ServiceError::NotFound(id))
     }
 
     pub async fn list(&self, query: ListQuery) -> Result<AssetPage, ServiceError> {
@@ -156,13 +174,27 @@ impl Service {
             (None, true) => StateFilter::All,
             (None, false) => StateFilter::Live,
         };
-        let (items, next) = self.store().list(&PageRequest { limit, after, filter }).await?;
-        Ok(AssetPage { items, next_cursor: next.map(|c| c.encode()) })
+        let (items, next) = self
+            .store()
+            .list(&PageRequest {
+                limit,
+                after,
+                filter,
+            })
+            .await?;
+        Ok(AssetPage {
+            items,
+            next_cursor: next.map(|c| c.encode()),
+        })
     }
 
     /// A presigned download URL, only for `UPLOADED` assets. `ttl_secs` defaults to 60 as in
     /// the original example.
-    pub async fn download_link(&self, id: AssetId, ttl_secs: Option<u64>) -> Result<DownloadLink, ServiceError> {
+    pub async fn download_link(
+        &self,
+        id: AssetId,
+        ttl_secs: Option<u64>,
+    ) -> Result<DownloadLink, ServiceError> {
         let ttl = ttl_secs.unwrap_or(DEFAULT_DOWNLOAD_TTL_SECS);
         if !(MIN_URL_TTL_SECS..=MAX_URL_TTL_SECS).contains(&ttl) {
             return Err(InvalidInput::new(format!(
@@ -171,16 +203,30 @@ impl Service {
             .into());
         }
         let asset = self.get(id).await?;
-        asset.state.apply(Action::Download).map_err(|why| conflict(&asset, why))?;
+        asset
+            .state
+            .apply(Action::Download)
+            .map_err(|why| conflict(&asset, why))?;
         let filename = asset.filename.clone().unwrap_or_else(|| id.to_string());
-        let content_type = asset.content_type.as_deref().unwrap_or("application/octet-stream");
+        let content_type = asset
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
         let presigned = self
             .inner
             .objects
-            .presign_get(id, &attachment_disposition(&filename), content_type, Duration::from_secs(ttl))
+            .presign_get(
+                id,
+                &attachment_disposition(&filename),
+                content_type,
+                Duration::from_secs(ttl),
+            )
             .await
             .map_err(ServiceError::Unavailable)?;
-        Ok(DownloadLink { download_url: presigned.url, expires_at: presigned.expires_at })
+        Ok(DownloadLink {
+            download_url: presigned.url,
+            expires_at: presigned.expires_at,
+        })
     }
 
     /// Marks an asset `UPLOADED`. Object storage is the source of truth: the object must exist,
@@ -199,10 +245,16 @@ impl Service {
             .transition(id, |current| {
                 let mut next = current.clone();
                 if current.state == AssetState::Created {
-                    next.state = current.state.apply(Action::ObjectArrived).map_err(|why| conflict(current, why))?;
+                    next.state = current
+                        .state
+                        .apply(Action::ObjectArrived)
+                        .map_err(|why| conflict(current, why))?;
                     record_object(&mut next, &object);
                 }
-                next.state = next.state.apply(Action::MarkUploaded).map_err(|why| conflict(current, why))?;
+                next.state = next
+                    .state
+                    .apply(Action::MarkUploaded)
+                    .map_err(|why| conflict(current, why))?;
                 Ok(next)
             })
             .await?;
@@ -215,7 +267,10 @@ impl Service {
         let asset = self
             .transition(id, |current| {
                 let mut next = current.clone();
-                next.state = current.state.apply(Action::SoftDelete).map_err(|why| conflict(current, why))?;
+                next.state = current
+                    .state
+                    .apply(Action::SoftDelete)
+                    .map_err(|why| conflict(current, why))?;
                 Ok(next)
             })
             .await?;
@@ -226,7 +281,10 @@ impl Service {
     /// Applies every event of a delivery in order. An error means "retry the delivery":
     /// events already applied are skipped as duplicates the next time.
     pub async fn apply_events(&self, delivery: &Delivery) -> Result<EventSummary, ServiceError> {
-        let mut summary = EventSummary { applied: 0, skipped: delivery.ignored };
+        let mut summary = EventSummary {
+            applied: 0,
+            skipped: delivery.ignored,
+        };
         for event in &delivery.events {
             match self.apply_object_event(event).await? {
                 EventOutcome::Applied => summary.applied += 1,
@@ -238,7 +296,10 @@ impl Service {
 
     /// Applies one object event from storage. Events come at least once and out of order: one
     /// applies only when its sequencer is newer than the last one applied for the key.
-    pub async fn apply_object_event(&self, event: &ObjectEvent) -> Result<EventOutcome, ServiceError> {
+    pub async fn apply_object_event(
+        &self,
+        event: &ObjectEvent,
+    ) -> Result<EventOutcome, ServiceError> {
         if event.bucket != self.inner.objects.bucket() {
             debug!(bucket = %event.bucket, key = %event.key, "event for another bucket ignored");
             return Ok(EventOutcome::Skipped);
@@ -261,7 +322,11 @@ impl Service {
         }
     }
 
-    async fn object_arrived(&self, id: AssetId, event: &ObjectEvent) -> Result<EventOutcome, ServiceError> {
+    async fn object_arrived(
+        &self,
+        id: AssetId,
+        event: &ObjectEvent,
+    ) -> Result<EventOutcome, ServiceError> {
         // Trust storage, not the envelope: the object must really be there.
         let Some(object) = self.head(id).await? else {
             info!(asset_id = %id, "created event but no object: ignored");
@@ -273,7 +338,10 @@ impl Service {
                     return Ok(current.clone()); // a newer event won the race: nothing to do
                 }
                 let mut next = current.clone();
-                next.state = current.state.apply(Action::ObjectArrived).map_err(|why| conflict(current, why))?;
+                next.state = current
+                    .state
+                    .apply(Action::ObjectArrived)
+                    .map_err(|why| conflict(current, why))?;
                 record_object(&mut next, &object);
                 next.sequencer = event.sequencer.clone().or(next.sequencer);
                 Ok(next)
@@ -293,7 +361,11 @@ impl Service {
         }
     }
 
-    async fn object_removed(&self, id: AssetId, event: &ObjectEvent) -> Result<EventOutcome, ServiceError> {
+    async fn object_removed(
+        &self,
+        id: AssetId,
+        event: &ObjectEvent,
+    ) -> Result<EventOutcome, ServiceError> {
         // Only remove the record when storage confirms the object is gone (the event may be stale).
         if self.head(id).await?.is_some() {
             info!(asset_id = %id, "removed event but the object exists: ignored");
@@ -315,7 +387,9 @@ impl Service {
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(ServiceError::Unavailable(anyhow::anyhow!("too much contention on asset {id}")))
+        Err(ServiceError::Unavailable(anyhow::anyhow!(
+            "too much contention on asset {id}"
+        )))
     }
 
     /// Whether the metadata store and object storage answer.
@@ -325,7 +399,11 @@ impl Service {
     }
 
     async fn head(&self, id: AssetId) -> Result<Option<ObjectInfo>, ServiceError> {
-        self.inner.objects.head(id).await.map_err(ServiceError::Unavailable)
+        self.inner
+            .objects
+            .head(id)
+            .await
+            .map_err(ServiceError::Unavailable)
     }
 
     /// Read, decide, write conditionally; on a lost race, read again and decide again.
@@ -342,18 +420,24 @@ impl Service {
             }
             next.version = current.version + 1;
             next.updated_at = Utc::now();
-            match self.store().update(&next, current.version).await {
+            match self.store().update(&current, &next).await {
                 Ok(()) => return Ok(next),
                 Err(StoreError::Conflict) => continue,
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(ServiceError::Unavailable(anyhow::anyhow!("too much contention on asset {id}")))
+        Err(ServiceError::Unavailable(anyhow::anyhow!(
+            "too much contention on asset {id}"
+        )))
     }
 }
 
 fn conflict(asset: &Asset, why: Refused) -> ServiceError {
-    ServiceError::Conflict { id: asset.asset_id, state: asset.state, why }
+    ServiceError::Conflict {
+        id: asset.asset_id,
+        state: asset.state,
+        why,
+    }
 }
 
 fn record_object(asset: &mut Asset, object: &ObjectInfo) {

@@ -16,7 +16,12 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["asset"]["state"], "CREATED");
-    assert!(created["upload_url"].as_str().unwrap().starts_with(&app.s3_url));
+    assert!(
+        created["upload_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&app.s3_url)
+    );
 
     // curl -sX PUT --upload-file file.txt "<SIGNED_URL>"
     let bytes = b"hello, asset service\n".to_vec();
@@ -28,20 +33,52 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
     assert_eq!(received["size"], bytes.len());
 
     // curl -sX PUT "$URL/<id>"
-    let marked = app.client.put(app.url(&format!("/assets/{id}"))).send().await.unwrap();
+    let marked = app
+        .client
+        .put(app.url(&format!("/assets/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(marked.status(), 202);
-    assert_eq!(marked.json::<Value>().await.unwrap(), json!({"status": "UPLOADED"}));
+    assert_eq!(
+        marked.json::<Value>().await.unwrap(),
+        json!({"status": "UPLOADED"})
+    );
 
     // curl -sX GET "$URL/<id>" and then the download URL
-    let link: Value = app.client.get(app.url(&format!("/assets/{id}"))).send().await.unwrap().json().await.unwrap();
-    let download = app.client.get(link["download_url"].as_str().unwrap()).send().await.unwrap();
+    let link: Value = app
+        .client
+        .get(app.url(&format!("/assets/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let download = app
+        .client
+        .get(link["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(download.status(), 200);
-    let disposition = download.headers()["content-disposition"].to_str().unwrap().to_string();
+    let disposition = download.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
     assert_eq!(download.bytes().await.unwrap().to_vec(), bytes);
 
     // curl -sX GET "$URL" lists it, newest first, with the original's field names
-    let page: Value = app.client.get(app.url("/assets")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app
+        .client
+        .get(app.url("/assets"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let listed = &page["items"][0];
     assert_eq!(listed["asset_id"], id.as_str());
     assert_eq!(listed["state"], "UPLOADED");
@@ -49,22 +86,69 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
 
     // curl -sX DELETE "$URL/<id>": soft delete, repeatable
     for _ in 0..2 {
-        let deleted = app.client.delete(app.url(&format!("/assets/{id}"))).send().await.unwrap();
+        let deleted = app
+            .client
+            .delete(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(deleted.status(), 204);
     }
     assert_eq!(app.asset(&id).await.unwrap()["state"], "DELETED");
-    let page: Value = app.client.get(app.url("/assets")).send().await.unwrap().json().await.unwrap();
-    assert!(page["items"].as_array().unwrap().iter().all(|a| a["asset_id"] != id.as_str()), "deleted assets are hidden");
+    let page: Value = app
+        .client
+        .get(app.url("/assets"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["asset_id"] != id.as_str()),
+        "deleted assets are hidden"
+    );
     // A deleted asset hands out no download URL and cannot be marked uploaded again.
-    assert_eq!(app.client.get(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 409);
-    assert_eq!(app.client.put(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 409);
+    assert_eq!(
+        app.client
+            .get(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    assert_eq!(
+        app.client
+            .put(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
 
     // The singular path of the original answers too.
-    assert_eq!(app.client.get(app.url("/asset")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url("/asset"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Logs never carry a signature.
     let log = app.log();
-    for url in [created["upload_url"].as_str().unwrap(), link["download_url"].as_str().unwrap()] {
+    for url in [
+        created["upload_url"].as_str().unwrap(),
+        link["download_url"].as_str().unwrap(),
+    ] {
         let signature = url.split("X-Amz-Signature=").nth(1).unwrap();
         assert!(!log.contains(signature), "a signature leaked into the log");
     }
@@ -78,20 +162,46 @@ async fn expired_urls_are_refused_like_s3() {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let late = app.upload(&created, b"too late".to_vec()).await;
     assert_eq!(late.status(), 403);
-    assert_eq!(s3_error(&late.text().await.unwrap()), ("AccessDenied".into(), "Request has expired".into()));
+    assert_eq!(
+        s3_error(&late.text().await.unwrap()),
+        ("AccessDenied".into(), "Request has expired".into())
+    );
     assert_eq!(app.asset(&id).await.unwrap()["state"], "CREATED");
 
     // A download URL with ?timeout=1 expires the same way.
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(app.upload(&created, b"x".to_vec()).await.status(), 200);
-    assert_eq!(app.client.put(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 202);
-    let link: Value =
-        app.client.get(app.url(&format!("/assets/{id}?timeout=1"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.client
+            .put(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let link: Value = app
+        .client
+        .get(app.url(&format!("/assets/{id}?timeout=1")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let late = app.client.get(link["download_url"].as_str().unwrap()).send().await.unwrap();
+    let late = app
+        .client
+        .get(link["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(late.status(), 403);
-    assert_eq!(s3_error(&late.text().await.unwrap()), ("AccessDenied".into(), "Request has expired".into()));
+    assert_eq!(
+        s3_error(&late.text().await.unwrap()),
+        ("AccessDenied".into(), "Request has expired".into())
+    );
 }
 
 #[tokio::test]
@@ -100,19 +210,29 @@ async fn tampered_urls_are_refused() {
     let first = app.create(None).await;
     let second = app.create(None).await;
     let url = first["upload_url"].as_str().unwrap();
-    let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+    let (first_id, second_id) = (
+        first["id"].as_str().unwrap(),
+        second["id"].as_str().unwrap(),
+    );
     let signature = url.split("X-Amz-Signature=").nth(1).unwrap();
-    let flipped = format!("{}{}", if signature.starts_with('0') { "1" } else { "0" }, &signature[1..]);
+    let flipped = format!(
+        "{}{}",
+        if signature.starts_with('0') { "1" } else { "0" },
+        &signature[1..]
+    );
     let tampered = [
-        url.replace(first_id, second_id),                      // another key
+        url.replace(first_id, second_id), // another key
         url.replace("X-Amz-Expires=3600", "X-Amz-Expires=604800"), // a longer life
-        url.replace(signature, &flipped),                      // a forged signature
+        url.replace(signature, &flipped), // a forged signature
     ];
     for bad in tampered {
         assert_ne!(bad, url);
         let resp = app.client.put(&bad).body("x").send().await.unwrap();
         assert_eq!(resp.status(), 403, "{bad}");
-        assert_eq!(s3_error(&resp.text().await.unwrap()).0, "SignatureDoesNotMatch");
+        assert_eq!(
+            s3_error(&resp.text().await.unwrap()).0,
+            "SignatureDoesNotMatch"
+        );
     }
     // Another method with the same URL: a GET is not the signed PUT.
     let resp = app.client.get(url).send().await.unwrap();
@@ -126,10 +246,16 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap();
 
-    let expect = |status: u16, code: &'static str| move |resp: (u16, Value)| {
-        assert_eq!(resp.0, status, "{:?}", resp.1);
-        assert_eq!(resp.1["code"], code, "{:?}", resp.1);
-        assert!(resp.1["error_message"].as_str().is_some_and(|m| !m.is_empty()));
+    let expect = |status: u16, code: &'static str| {
+        move |resp: (u16, Value)| {
+            assert_eq!(resp.0, status, "{:?}", resp.1);
+            assert_eq!(resp.1["code"], code, "{:?}", resp.1);
+            assert!(
+                resp.1["error_message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
     };
     let call = |method: reqwest::Method, path: String, body: Option<&'static str>| {
         let mut request = app.client.request(method, app.url(&path));
@@ -146,23 +272,57 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     expect(404, "not_found")(call(Method::GET, format!("/assets/{unknown}"), None).await);
     expect(404, "not_found")(call(Method::PUT, format!("/assets/{unknown}"), None).await);
     expect(404, "not_found")(call(Method::DELETE, format!("/assets/{unknown}"), None).await);
-    for bad_id in ["abc", "312abad30f-11e7-b0129b5a655d2d", "1a5ea69a-d30c-11e7-90d0-129b5a655d2dX"] {
+    for bad_id in [
+        "abc",
+        "312abad30f-11e7-b0129b5a655d2d",
+        "1a5ea69a-d30c-11e7-90d0-129b5a655d2dX",
+    ] {
         expect(400, "invalid_input")(call(Method::GET, format!("/assets/{bad_id}"), None).await);
         expect(400, "invalid_input")(call(Method::PUT, format!("/assets/{bad_id}"), None).await);
         expect(400, "invalid_input")(call(Method::DELETE, format!("/assets/{bad_id}"), None).await);
     }
     for bad_timeout in ["abc", "0", "604801", "-5"] {
-        expect(400, "invalid_input")(call(Method::GET, format!("/assets/{id}?timeout={bad_timeout}"), None).await);
+        expect(400, "invalid_input")(
+            call(
+                Method::GET,
+                format!("/assets/{id}?timeout={bad_timeout}"),
+                None,
+            )
+            .await,
+        );
     }
     // Not uploaded yet: no object behind it, so neither PUT nor a download URL.
     expect(409, "conflict")(call(Method::PUT, format!("/assets/{id}"), None).await);
     expect(409, "conflict")(call(Method::GET, format!("/assets/{id}?timeout=60"), None).await);
     // Bad create bodies.
     expect(400, "invalid_input")(call(Method::POST, "/assets".into(), Some("{not json")).await);
-    expect(400, "invalid_input")(call(Method::POST, "/assets".into(), Some(r#"{"surprise": 1}"#)).await);
-    expect(400, "invalid_input")(call(Method::POST, "/assets".into(), Some(r#"{"content_type": "nonsense"}"#)).await);
-    expect(400, "invalid_input")(call(Method::POST, "/assets".into(), Some(r#"{"filename": "a\nb"}"#)).await);
-    expect(413, "too_large")(call(Method::POST, "/assets".into(), Some(r#"{"size": 99999999999999}"#)).await);
+    expect(400, "invalid_input")(
+        call(Method::POST, "/assets".into(), Some(r#"{"surprise": 1}"#)).await,
+    );
+    expect(400, "invalid_input")(
+        call(
+            Method::POST,
+            "/assets".into(),
+            Some(r#"{"content_type": "nonsense"}"#),
+        )
+        .await,
+    );
+    expect(400, "invalid_input")(
+        call(
+            Method::POST,
+            "/assets".into(),
+            Some(r#"{"filename": "a\nb"}"#),
+        )
+        .await,
+    );
+    expect(413, "too_large")(
+        call(
+            Method::POST,
+            "/assets".into(),
+            Some(r#"{"size": 99999999999999}"#),
+        )
+        .await,
+    );
     // Bad listing parameters.
     expect(400, "invalid_input")(call(Method::GET, "/assets?limit=0".into(), None).await);
     expect(400, "invalid_input")(call(Method::GET, "/assets?limit=many".into(), None).await);
@@ -171,7 +331,15 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     expect(405, "invalid_input")(call(Method::PATCH, format!("/assets/{id}"), None).await);
 
     // None of it changed anything: the one asset is still CREATED, nothing else exists.
-    let page: Value = app.client.get(app.url("/assets?include_deleted=true")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app
+        .client
+        .get(app.url("/assets?include_deleted=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["state"], "CREATED");
@@ -181,13 +349,25 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
 async fn a_lost_event_does_not_strand_an_upload() {
     // Events switched off: storage never tells the server about the object.
     let app = TestApp::spawn_with(&["--embedded-events", "false"]).await;
-    let created = app.create(Some(json!({"filename": "notes.txt", "content_type": "text/plain"}))).await;
+    let created = app
+        .create(Some(
+            json!({"filename": "notes.txt", "content_type": "text/plain"}),
+        ))
+        .await;
     let id = created["id"].as_str().unwrap();
-    assert_eq!(app.upload(&created, b"some notes".to_vec()).await.status(), 200);
+    assert_eq!(
+        app.upload(&created, b"some notes".to_vec()).await.status(),
+        200
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.asset(id).await.unwrap()["state"], "CREATED");
     // PUT checks storage with HEAD, so it still reaches UPLOADED and records what it found.
-    let marked = app.client.put(app.url(&format!("/assets/{id}"))).send().await.unwrap();
+    let marked = app
+        .client
+        .put(app.url(&format!("/assets/{id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(marked.status(), 202);
     let asset = app.asset(id).await.unwrap();
     assert_eq!(asset["state"], "UPLOADED");
@@ -199,21 +379,51 @@ async fn a_lost_event_does_not_strand_an_upload() {
 #[tokio::test]
 async fn declared_size_and_type_are_signed_into_the_upload_url() {
     let app = TestApp::spawn().await;
-    let created = app.create(Some(json!({"filename": "pic.png", "content_type": "image/png", "size": 10}))).await;
-    let headers: Vec<(String, String)> = serde_json::from_value(created["upload_headers"].clone()).unwrap();
-    assert!(headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "image/png"), "{headers:?}");
-    assert!(headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == "10"), "{headers:?}");
+    let created = app
+        .create(Some(
+            json!({"filename": "pic.png", "content_type": "image/png", "size": 10}),
+        ))
+        .await;
+    let headers: Vec<(String, String)> =
+        serde_json::from_value(created["upload_headers"].clone()).unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v == "image/png"),
+        "{headers:?}"
+    );
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("content-length") && v == "10"),
+        "{headers:?}"
+    );
     let url = created["upload_url"].as_str().unwrap();
 
     // 11 bytes on a URL signed for 10: refused by storage.
-    let resp = app.client.put(url).header("content-type", "image/png").body(vec![0u8; 11]).send().await.unwrap();
+    let resp = app
+        .client
+        .put(url)
+        .header("content-type", "image/png")
+        .body(vec![0u8; 11])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     // Another content type: refused.
-    let resp = app.client.put(url).header("content-type", "text/html").body(vec![0u8; 10]).send().await.unwrap();
+    let resp = app
+        .client
+        .put(url)
+        .header("content-type", "text/html")
+        .body(vec![0u8; 10])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     // The declared size and type: accepted.
     assert_eq!(app.upload(&created, vec![7u8; 10]).await.status(), 200);
-    app.wait_for_state(created["id"].as_str().unwrap(), "RECEIVED").await;
+    app.wait_for_state(created["id"].as_str().unwrap(), "RECEIVED")
+        .await;
 }
 
 #[tokio::test]
@@ -223,12 +433,31 @@ async fn downloads_are_attachments_with_a_safely_encoded_filename() {
     let created = app.create(Some(json!({"filename": hostile}))).await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(app.upload(&created, b"cv".to_vec()).await.status(), 200);
-    assert_eq!(app.client.put(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 202);
-    let link: Value = app.client.get(app.url(&format!("/assets/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.client
+            .put(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let link: Value = app
+        .client
+        .get(app.url(&format!("/assets/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let url = link["download_url"].as_str().unwrap();
     let resp = app.client.get(url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    let disposition = resp.headers()["content-disposition"].to_str().unwrap().to_string();
+    let disposition = resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(resp.headers()["content-type"], "application/octet-stream");
     assert_eq!(
         disposition,
@@ -254,9 +483,23 @@ async fn listing_pages_cover_every_asset_once_newest_first() {
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+        let page: Value = app
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         pages += 1;
-        seen.extend(page["items"].as_array().unwrap().iter().map(|a| a["asset_id"].as_str().unwrap().to_string()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["asset_id"].as_str().unwrap().to_string()),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
             None => break,
@@ -271,7 +514,15 @@ async fn listing_pages_cover_every_asset_once_newest_first() {
     let id = created["id"].as_str().unwrap();
     assert_eq!(app.upload(&created, b"x".to_vec()).await.status(), 200);
     app.wait_for_state(id, "RECEIVED").await;
-    let page: Value = app.client.get(app.url("/assets?state=RECEIVED")).send().await.unwrap().json().await.unwrap();
+    let page: Value = app
+        .client
+        .get(app.url("/assets?state=RECEIVED"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["asset_id"], id);
@@ -282,15 +533,38 @@ async fn records_and_urls_survive_a_restart() {
     let app = TestApp::spawn().await;
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap().to_string();
-    assert_eq!(app.upload(&created, b"durable".to_vec()).await.status(), 200);
-    assert_eq!(app.client.put(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 202);
-    let link: Value =
-        app.client.get(app.url(&format!("/assets/{id}?timeout=600"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.upload(&created, b"durable".to_vec()).await.status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .put(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let link: Value = app
+        .client
+        .get(app.url(&format!("/assets/{id}?timeout=600")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     let app = app.restart().await;
     assert_eq!(app.asset(&id).await.unwrap()["state"], "UPLOADED");
     // Same ports, same persisted signing key: a URL handed out before the restart still works.
-    let resp = app.client.get(link["download_url"].as_str().unwrap()).send().await.unwrap();
+    let resp = app
+        .client
+        .get(link["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"durable");
 }
@@ -300,17 +574,45 @@ async fn removing_the_object_removes_the_record() {
     let app = TestApp::spawn().await;
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap();
-    assert_eq!(app.upload(&created, b"short-lived".to_vec()).await.status(), 200);
+    assert_eq!(
+        app.upload(&created, b"short-lived".to_vec()).await.status(),
+        200
+    );
     app.wait_for_state(id, "RECEIVED").await;
-    assert_eq!(app.client.delete(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 204);
+    assert_eq!(
+        app.client
+            .delete(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
     // An operator deletes the object in storage; its ObjectRemoved:Delete event removes the record.
-    app.s3_client().delete_object().bucket("assets").key(format!("assets/{id}")).send().await.unwrap();
+    app.s3_client()
+        .delete_object()
+        .bucket("assets")
+        .key(format!("assets/{id}"))
+        .send()
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.asset(id).await.is_some() {
-        assert!(std::time::Instant::now() < deadline, "record was not removed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "record was not removed"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(app.client.get(app.url(&format!("/assets/{id}"))).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.client
+            .get(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -323,7 +625,11 @@ async fn the_event_endpoint_checks_storage_and_its_token() {
         "s3": {"bucket": {"name": "assets"}, "object": {"key": format!("assets/{id}"), "size": 5, "sequencer": "00FF"}}
     }]});
     let post = |token: Option<&str>, body: String| {
-        let mut request = app.client.post(app.url("/events/s3")).header("content-type", "text/plain").body(body);
+        let mut request = app
+            .client
+            .post(app.url("/events/s3"))
+            .header("content-type", "text/plain")
+            .body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -331,14 +637,35 @@ async fn the_event_endpoint_checks_storage_and_its_token() {
     };
     // No token, wrong token: refused, nothing changes.
     assert_eq!(post(None, event.to_string()).await.unwrap().status(), 401);
-    assert_eq!(post(Some("s3cret-tokeN"), event.to_string()).await.unwrap().status(), 401);
+    assert_eq!(
+        post(Some("s3cret-tokeN"), event.to_string())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     // Right token but no object in storage: a forged or stale event changes nothing.
     let resp = post(Some("s3cret-token"), event.to_string()).await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"applied": 0, "skipped": 1}));
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"applied": 0, "skipped": 1})
+    );
     assert_eq!(app.asset(id).await.unwrap()["state"], "CREATED");
     // Malformed bodies are 400; S3's test event is accepted and ignored.
-    assert_eq!(post(Some("s3cret-token"), "nope".into()).await.unwrap().status(), 400);
+    assert_eq!(
+        post(Some("s3cret-token"), "nope".into())
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
     let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "assets"});
-    assert_eq!(post(Some("s3cret-token"), test_event.to_string()).await.unwrap().status(), 200);
+    assert_eq!(
+        post(Some("s3cret-token"), test_event.to_string())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }

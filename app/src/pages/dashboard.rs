@@ -12,7 +12,10 @@ pub fn Dashboard() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     let refreshes = RwSignal::new(0u32);
-    let assets = Resource::new(move || refreshes.get(), |_| list_assets(ListQuery::default()));
+    let assets = Resource::new(
+        move || refreshes.get(),
+        |_| list_assets(ListQuery::default()),
+    );
 
     view! {
         <section class="dashboard" data-hydrated=move || hydrated.get().to_string()>

@@ -49,11 +49,14 @@ impl LocalStore {
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("assets.sqlite3");
-        let writer = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let writer =
+            Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
-        writer.execute_batch(SCHEMA).context("creating the schema")?;
+        writer
+            .execute_batch(SCHEMA)
+            .context("creating the schema")?;
         let readers = (0..READERS)
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -66,7 +69,11 @@ impl LocalStore {
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("opening read connections")?;
         Ok(Self {
-            inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) }),
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
         })
     }
 
@@ -76,7 +83,10 @@ impl LocalStore {
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             op(&mut conn)
         })
         .await
@@ -94,7 +104,9 @@ impl LocalStore {
             let conn = (0..READERS)
                 .find_map(|i| inner.readers[(start + i) % READERS].try_lock().ok())
                 .unwrap_or_else(|| {
-                    inner.readers[start % READERS].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+                    inner.readers[start % READERS]
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
                 });
             op(&conn)
         })
@@ -110,7 +122,11 @@ fn unavailable(err: rusqlite::Error) -> StoreError {
 fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
     let text = |i: usize| -> rusqlite::Result<String> { row.get(i) };
     let bad = |i: usize, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.to_string().into())
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            what.to_string().into(),
+        )
     };
     let time = |i: usize| -> rusqlite::Result<_> {
         DateTime::from_timestamp_micros(row.get(i)?).ok_or_else(|| bad(i, "timestamp out of range"))
@@ -171,14 +187,15 @@ impl AssetStore for LocalStore {
         .await
     }
 
-    async fn update(&self, next: &Asset, expected_version: u64) -> Result<(), StoreError> {
+    async fn update(&self, current: &Asset, next: &Asset) -> Result<(), StoreError> {
         let a = next.clone();
+        let (expected_version, expected_state) = (current.version, current.state.as_str());
         self.write(move |conn| {
             let changed = conn
                 .prepare_cached(
                     "UPDATE assets SET state = ?2, updated_us = ?3, filename = ?4, content_type = ?5,
                          size = ?6, etag = ?7, version = ?8, sequencer = ?9
-                     WHERE id = ?1 AND version = ?10",
+                     WHERE id = ?1 AND version = ?10 AND state = ?11",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -192,6 +209,7 @@ impl AssetStore for LocalStore {
                         a.version as i64,
                         a.sequencer,
                         expected_version as i64,
+                        expected_state,
                     ])
                 })
                 .map_err(unavailable)?;
@@ -208,7 +226,11 @@ impl AssetStore for LocalStore {
                     params![id.to_string(), expected_version as i64],
                 )
                 .map_err(unavailable)?;
-            if changed == 1 { Ok(()) } else { Err(StoreError::Conflict) }
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict)
+            }
         })
         .await
     }
@@ -234,7 +256,10 @@ impl AssetStore for LocalStore {
             let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
             // One extra row tells whether a next page exists.
             let rows = stmt
-                .query_map(params![state_value, after_us, after_id, page.limit as i64 + 1], asset_from_row)
+                .query_map(
+                    params![state_value, after_us, after_id, page.limit as i64 + 1],
+                    asset_from_row,
+                )
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(unavailable)?;
             let mut items = rows;
@@ -250,6 +275,10 @@ impl AssetStore for LocalStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable)).await
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
+        .await
     }
 }

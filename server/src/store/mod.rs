@@ -61,16 +61,25 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn after(asset: &Asset) -> Self {
-        Self { created_at: asset.created_at, id: asset.asset_id }
+        Self {
+            created_at: asset.created_at,
+            id: asset.asset_id,
+        }
     }
 
     /// Opaque to clients: base64url of "<micros>.<id>".
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}.{}", self.created_at.timestamp_micros(), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}.{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
     }
 
     pub fn decode(raw: &str) -> Result<Self, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| StoreError::BadCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(raw)
+            .map_err(|_| StoreError::BadCursor)?;
         let text = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
         let (micros, id) = text.split_once('.').ok_or(StoreError::BadCursor)?;
         let micros: i64 = micros.parse().map_err(|_| StoreError::BadCursor)?;
@@ -87,9 +96,9 @@ pub trait AssetStore: Send + Sync + 'static {
 
     async fn get(&self, id: AssetId) -> Result<Option<Asset>, StoreError>;
 
-    /// Replaces the record with `next` only if its stored version is still `expected_version`;
-    /// `next.version` must be `expected_version + 1`. `Conflict` otherwise.
-    async fn update(&self, next: &Asset, expected_version: u64) -> Result<(), StoreError>;
+    /// Replaces the record `current` (as read) with `next`, only if the stored record still has
+    /// `current`'s version and state; `next.version` is `current.version + 1`. `Conflict` otherwise.
+    async fn update(&self, current: &Asset, next: &Asset) -> Result<(), StoreError>;
 
     /// Removes the record only if its stored version is still `expected_version`.
     async fn remove(&self, id: AssetId, expected_version: u64) -> Result<(), StoreError>;
@@ -112,8 +121,16 @@ mod tests {
             id: "1a5ea69a-d30c-11e7-90d0-129b5a655d2d".parse().unwrap(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
-        for bad in ["", "!!!", "bm90LWEtY3Vyc29y", &URL_SAFE_NO_PAD.encode("12.not-an-id")] {
-            assert!(matches!(Cursor::decode(bad), Err(StoreError::BadCursor)), "{bad}");
+        for bad in [
+            "",
+            "!!!",
+            "bm90LWEtY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("12.not-an-id"),
+        ] {
+            assert!(
+                matches!(Cursor::decode(bad), Err(StoreError::BadCursor)),
+                "{bad}"
+            );
         }
     }
 }

@@ -23,7 +23,11 @@ pub struct TestApp {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl TestApp {
@@ -37,7 +41,12 @@ impl TestApp {
         let temp = tempfile::tempdir().unwrap();
         let data_dir = temp.path().join("data");
         let ports = (free_port(), free_port());
-        let mut app = Self::start(&data_dir, ports, extra.iter().map(|s| s.to_string()).collect()).await;
+        let mut app = Self::start(
+            &data_dir,
+            ports,
+            extra.iter().map(|s| s.to_string()).collect(),
+        )
+        .await;
         app._temp = Some(temp);
         app
     }
@@ -82,12 +91,20 @@ impl TestApp {
     async fn wait_until_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(resp) = self.client.get(format!("{}/healthz", self.base)).send().await
+            if let Ok(resp) = self
+                .client
+                .get(format!("{}/healthz", self.base))
+                .send()
+                .await
                 && resp.status().is_success()
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "server did not start; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -104,7 +121,10 @@ impl TestApp {
 
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -136,13 +156,21 @@ impl TestApp {
             request = request.json(&body);
         }
         let resp = request.send().await.unwrap();
-        assert_eq!(resp.status(), 201, "create failed: {}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            201,
+            "create failed: {}",
+            resp.text().await.unwrap()
+        );
         resp.json().await.unwrap()
     }
 
     /// PUTs bytes to a presigned upload URL with the headers the create reply listed.
     pub async fn upload(&self, created: &Value, bytes: Vec<u8>) -> reqwest::Response {
-        let mut request = self.client.put(created["upload_url"].as_str().unwrap()).body(bytes);
+        let mut request = self
+            .client
+            .put(created["upload_url"].as_str().unwrap())
+            .body(bytes);
         for pair in created["upload_headers"].as_array().unwrap() {
             request = request.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
         }
@@ -159,7 +187,12 @@ impl TestApp {
             .json()
             .await
             .unwrap();
-        page["items"].as_array().unwrap().iter().find(|a| a["asset_id"] == id).cloned()
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["asset_id"] == id)
+            .cloned()
     }
 
     /// Polls the list until the asset reaches `state` (events are delivered asynchronously).
@@ -172,16 +205,20 @@ impl TestApp {
             {
                 return asset.clone();
             }
-            assert!(Instant::now() < deadline, "asset {id} never reached {state}; last seen {asset:?}");
+            assert!(
+                Instant::now() < deadline,
+                "asset {id} never reached {state}; last seen {asset:?}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// The embedded endpoint's credentials, to act as an operator with full S3 access.
     pub fn s3_client(&self) -> aws_sdk_s3::Client {
-        let creds: Value =
-            serde_json::from_str(&std::fs::read_to_string(self.data_dir.join("embedded-s3-credentials.json")).unwrap())
-                .unwrap();
+        let creds: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.data_dir.join("embedded-s3-credentials.json")).unwrap(),
+        )
+        .unwrap();
         let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new("us-east-1"))

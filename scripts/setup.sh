@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what this project needs on a fresh machine (Rust, Node, Python and gcc present).
+# Idempotent: anything already installed at the pinned version is skipped.
+#   scripts/setup.sh        what `scripts/run.sh` needs (wasm target, cargo-leptos, wasm-bindgen)
+#   scripts/setup.sh test   also Chromium and the end-to-end test packages
+set -euo pipefail
+
+CARGO_LEPTOS_VERSION=0.3.10
+# Must match the `wasm-bindgen = "=..."` pin in Cargo.toml.
+WASM_BINDGEN_VERSION=0.2.130
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+mode="${1:-run}"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to run: $*" >&2; exit 1
+  fi
+}
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+if [ "$mode" = test ]; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores)"
+  # no_downloads: cargo-leptos must never try to fetch tools; they come from PATH.
+  cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: its lockfile pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+if [ "$mode" = test ]; then
+  if ! command -v chromium >/dev/null; then
+    say "installing Debian's chromium"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  lock="$root/end2end/package-lock.json"
+  stamp="$root/end2end/node_modules/.installed-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
+    say "installing end-to-end test packages"
+    (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    cp "$lock" "$stamp"
+  fi
+fi
+say "ready"
