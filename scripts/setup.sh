@@ -2,10 +2,11 @@
 # Installs what this project needs on a fresh machine (Rust, Node, Python and gcc present).
 # Idempotent: anything already installed at the pinned version is skipped.
 #   scripts/setup.sh        what `scripts/run.sh` needs (wasm target, cargo-leptos, wasm-bindgen)
-#   scripts/setup.sh test   also Chromium and the end-to-end test packages
+#   scripts/setup.sh test   also Chromium, the end-to-end test packages and moto
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
+MOTO_VERSION=5.2.5
 # Must match the `wasm-bindgen = "=..."` pin in Cargo.toml.
 WASM_BINDGEN_VERSION=0.2.130
 
@@ -45,6 +46,13 @@ if [ "$mode" = test ]; then
     say "installing Debian's chromium"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  # moto speaks DynamoDB's and S3's wire protocols for the AWS-mode tests.
+  venv="${ASSETS_VENV:-$HOME/.cache/assets-service/venv}"
+  if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 || ! "$venv/bin/pip" show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION"; then
+    say "installing moto[server] $MOTO_VERSION in $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
   fi
   lock="$root/end2end/package-lock.json"
   stamp="$root/end2end/node_modules/.installed-lock"

@@ -23,20 +23,38 @@ export LEPTOS_OUTPUT_NAME=assets
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+step "moto (DynamoDB and S3 wire protocols) for the AWS-mode tests"
+venv="${ASSETS_VENV:-$HOME/.cache/assets-service/venv}"
+moto_port="$(free_port)"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$(mktemp -t moto.XXXXXX.log)" 2>&1 &
+pids+=($!)
+export ASSETS_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
+answers() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null; }
+for _ in $(seq 1 150); do
+  answers "$ASSETS_TEST_MOTO_URL/moto-api/" && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "moto_server exited" >&2; exit 1; }
+  sleep 0.2
+done
+answers "$ASSETS_TEST_MOTO_URL/moto-api/" || { echo "moto_server did not start" >&2; exit 1; }
+
 step "cargo test"
 cargo test --workspace
 
 step "Playwright (Chromium) against the built server"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 app_port="$(free_port)"
 s3_port="$(free_port)"
 e2e_dir="$(mktemp -d)"
 LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=info \
   "$target_dir/debug/server" --listen "127.0.0.1:$app_port" --s3-listen "127.0.0.1:$s3_port" \
   --data-dir "$e2e_dir/data" >"$e2e_dir/server.log" 2>&1 &
-server_pid=$!
-cleanup() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
-trap cleanup EXIT
+pids+=($!)
 status=0
 (cd end2end && BASE_URL="http://127.0.0.1:$app_port" npx playwright test) || status=$?
 if [ "$status" -ne 0 ]; then

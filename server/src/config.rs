@@ -57,14 +57,78 @@ pub struct Config {
     #[arg(long, env = "ASSETS_EVENTS_TOKEN", hide_env_values = true)]
     pub events_token: Option<String>,
 
+    /// Where asset records live: the embedded SQLite file, or DynamoDB.
+    #[arg(long, env = "ASSETS_STORE", value_enum, default_value_t = StoreKind::Local)]
+    pub store: StoreKind,
+
+    /// DynamoDB table name.
+    #[arg(long, env = "ASSETS_DYNAMODB_TABLE", default_value = "assets")]
+    pub dynamodb_table: String,
+
+    /// DynamoDB endpoint URL override (a local DynamoDB-protocol server); default: AWS.
+    #[arg(long, env = "ASSETS_DYNAMODB_ENDPOINT")]
+    pub dynamodb_endpoint: Option<String>,
+
+    /// Where objects live: the embedded S3 endpoint, or an S3 API (Amazon S3, MinIO, R2, ...).
+    #[arg(long, env = "ASSETS_OBJECTS", value_enum, default_value_t = ObjectsKind::Embedded)]
+    pub objects: ObjectsKind,
+
+    /// S3 endpoint URL override for `--objects s3`; default: Amazon S3.
+    #[arg(long, env = "ASSETS_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and most local servers need.
+    #[arg(long, env = "ASSETS_S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_force_path_style: bool,
+
+    /// AWS region override; default: the AWS SDK's chain (AWS_REGION, profile, IMDS).
+    #[arg(long, env = "ASSETS_AWS_REGION")]
+    pub aws_region: Option<String>,
+
+    /// Seconds a `CREATED` record without an upload lives before DynamoDB's TTL may expire it;
+    /// default: the upload URL lifetime plus one day.
+    #[arg(long, env = "ASSETS_CREATED_TTL")]
+    pub created_ttl: Option<u64>,
+
+    /// Origins allowed to PUT/GET objects from a browser (bucket CORS set by `init-aws`).
+    #[arg(
+        long,
+        env = "ASSETS_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "*"
+    )]
+    pub cors_origins: Vec<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    Local,
+    Dynamodb,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ObjectsKind {
+    Embedded,
+    S3,
 }
 
 #[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Serve the dashboard, the REST API and the embedded S3 endpoint (the default).
     Serve,
+    /// Create the DynamoDB table (key schema, index, TTL) and the S3 bucket with browser CORS
+    /// rules, then exit. Existing ones are left as they are.
+    InitAws {
+        /// Provisioned read capacity units (with --write-capacity); default: on-demand.
+        #[arg(long, requires = "write_capacity")]
+        read_capacity: Option<i64>,
+        /// Provisioned write capacity units (with --read-capacity).
+        #[arg(long, requires = "read_capacity")]
+        write_capacity: Option<i64>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,5 +147,9 @@ impl Config {
 
     pub fn upload_url_ttl(&self) -> Duration {
         Duration::from_secs(self.upload_url_ttl)
+    }
+
+    pub fn created_ttl(&self) -> Duration {
+        Duration::from_secs(self.created_ttl.unwrap_or(self.upload_url_ttl + 86_400))
     }
 }

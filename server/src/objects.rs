@@ -67,6 +67,8 @@ impl Objects {
         let client_for = |endpoint: &str| {
             let config = aws_sdk_s3::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
+                .timeout_config(crate::aws::timeouts())
+                .retry_config(crate::aws::retries())
                 .region(Region::new(crate::embedded_s3::REGION))
                 .endpoint_url(endpoint)
                 .force_path_style(true)
@@ -81,6 +83,76 @@ impl Objects {
             presigner: client_for(public_url),
             bucket: bucket.to_string(),
         }
+    }
+
+    /// A client for any S3 API, configured by the SDK's default chain; `endpoint` overrides
+    /// Amazon S3 (MinIO, R2, a local server).
+    pub fn aws(
+        sdk: &aws_config::SdkConfig,
+        bucket: &str,
+        endpoint: Option<&str>,
+        path_style: bool,
+    ) -> Self {
+        let mut config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        let client = aws_sdk_s3::Client::from_conf(config.build());
+        Self {
+            client: client.clone(),
+            presigner: client,
+            bucket: bucket.to_string(),
+        }
+    }
+
+    /// Whether the bucket answers (for `/readyz`).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .context("HEAD on the bucket")?;
+        Ok(())
+    }
+
+    /// Creates the bucket if needed and sets the CORS rules browsers need to upload and
+    /// download with presigned URLs from the dashboard's origins (ETag exposed).
+    pub async fn create_bucket_with_cors(&self, origins: &[String]) -> anyhow::Result<()> {
+        use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => tracing::info!(bucket = %self.bucket, "bucket created"),
+            Err(SdkError::ServiceError(e))
+                if e.err().is_bucket_already_owned_by_you()
+                    || e.err().is_bucket_already_exists() =>
+            {
+                tracing::info!(bucket = %self.bucket, "bucket exists");
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context("creating the bucket")),
+        }
+        let rule = CorsRule::builder()
+            .set_allowed_origins(Some(origins.to_vec()))
+            .allowed_methods("PUT")
+            .allowed_methods("GET")
+            .allowed_methods("HEAD")
+            .allowed_headers("*")
+            .expose_headers("ETag")
+            .max_age_seconds(3600)
+            .build()?;
+        self.client
+            .put_bucket_cors()
+            .bucket(&self.bucket)
+            .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+            .send()
+            .await
+            .context("setting the bucket's CORS rules")?;
+        Ok(())
     }
 
     pub fn bucket(&self) -> &str {

@@ -395,7 +395,11 @@ impl Service {
     /// Whether the metadata store and object storage answer.
     pub async fn ready(&self) -> Result<(), ServiceError> {
         self.store().ping().await?;
-        Ok(())
+        self.inner
+            .objects
+            .ping()
+            .await
+            .map_err(ServiceError::Unavailable)
     }
 
     async fn head(&self, id: AssetId) -> Result<Option<ObjectInfo>, ServiceError> {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use app::model::{Asset, AssetId, AssetState};
 use chrono::{Duration, Utc};
+use server::store::dynamo::{Capacity, DynamoStore};
 use server::store::local::LocalStore;
+
+mod common;
 use server::store::{AssetStore, PageRequest, StateFilter, StoreError};
 
 fn new_asset(created_offset_us: i64) -> Asset {
@@ -200,6 +203,47 @@ store_contract!(local, {
     let dir = tempfile::tempdir().unwrap();
     (LocalStore::open(dir.path()).unwrap(), dir)
 });
+
+async fn dynamo_store(moto: &common::Moto, created_ttl: std::time::Duration) -> DynamoStore {
+    let table = format!("t{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoStore::new(moto.dynamodb(), &table, created_ttl);
+    store.create_table(Capacity::OnDemand).await.unwrap();
+    store
+}
+
+store_contract!(dynamo, {
+    let moto = common::Moto::start().await;
+    (
+        dynamo_store(&moto, std::time::Duration::from_secs(3600)).await,
+        moto,
+    )
+});
+
+#[tokio::test]
+async fn dynamo_hides_expired_created_records_and_keeps_them_once_they_move_on() {
+    let moto = common::Moto::start().await;
+    let store = dynamo_store(&moto, std::time::Duration::ZERO).await;
+    let asset = new_asset(0);
+    store.insert(&asset).await.unwrap();
+    // Its TTL passed at once: reads and listings hide it, as DynamoDB may take days to delete it.
+    assert_eq!(store.get(asset.asset_id).await.unwrap(), None);
+    let all = PageRequest {
+        limit: 10,
+        after: None,
+        filter: StateFilter::All,
+    };
+    assert!(store.list(&all).await.unwrap().0.is_empty());
+    // Once it leaves CREATED its TTL attribute is removed: it is visible and stays.
+    let mut received = asset.clone();
+    received.state = AssetState::Received;
+    received.version = 2;
+    store.update(&asset, &received).await.unwrap();
+    assert_eq!(
+        store.get(asset.asset_id).await.unwrap(),
+        Some(normalized(received))
+    );
+    assert_eq!(store.list(&all).await.unwrap().0.len(), 1);
+}
 
 #[tokio::test]
 async fn the_local_store_survives_a_restart() {

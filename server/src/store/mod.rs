@@ -1,6 +1,7 @@
 //! The metadata store: where asset records are kept. Stores write "from this version to the
 //! next" conditionally; they never decide the lifecycle rules (that is `app::model`).
 
+pub mod dynamo;
 pub mod local;
 
 use app::model::{Asset, AssetId, AssetState};

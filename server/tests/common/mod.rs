@@ -51,6 +51,21 @@ impl TestApp {
         app
     }
 
+    /// A server in AWS mode against a DynamoDB- and S3-protocol server (moto): a fresh table
+    /// and bucket, created by the `init-aws` command.
+    pub async fn spawn_aws(moto: &Moto) -> Self {
+        let name = format!("t{}", uuid::Uuid::new_v4().simple());
+        let flags = moto.flags(&name);
+        let status = Command::new(env!("CARGO_BIN_EXE_server"))
+            .envs(Moto::ENV)
+            .args(&flags)
+            .args(["init-aws", "--read-capacity", "5", "--write-capacity", "5"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "init-aws failed");
+        Self::spawn_with(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await
+    }
+
     async fn start(data_dir: &Path, (port, s3_port): (u16, u16), extra: Vec<String>) -> Self {
         let log_path = data_dir.with_file_name(format!("server-{port}.log"));
         std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
@@ -67,6 +82,7 @@ impl TestApp {
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(&args)
             .env("RUST_LOG", "info")
+            .envs(Moto::ENV)
             .env("LEPTOS_OUTPUT_NAME", "assets")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -135,6 +151,16 @@ impl TestApp {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The bucket name passed with `--bucket`, or the default.
+    pub fn created_bucket(&self) -> String {
+        self.args
+            .iter()
+            .skip_while(|a| *a != "--bucket")
+            .nth(1)
+            .cloned()
+            .unwrap_or_else(|| "assets".into())
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -240,6 +266,111 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A moto server (PyPI `moto[server]`) speaking DynamoDB's and S3's wire protocols. Uses the
+/// one at `ASSETS_TEST_MOTO_URL` when set (scripts/test.sh starts one), else starts its own
+/// `moto_server` from PATH. Missing moto is a failure, never a skip.
+pub struct Moto {
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl Moto {
+    /// Credentials and region moto accepts; the SDK's default chain reads them.
+    pub const ENV: [(&str, &str); 3] = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+
+    pub async fn start() -> Self {
+        if let Ok(url) = std::env::var("ASSETS_TEST_MOTO_URL") {
+            return Self { url, child: None };
+        }
+        let port = free_port();
+        let child = Command::new(std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into()))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("the DynamoDB tests need moto_server (pip install 'moto[server]'; scripts/test.sh does): {e}")
+            });
+        let moto = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/moto-api/", moto.url))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        moto
+    }
+
+    /// Server flags for AWS mode against this moto, with table and bucket `name`.
+    pub fn flags(&self, name: &str) -> Vec<String> {
+        [
+            "--store",
+            "dynamodb",
+            "--dynamodb-endpoint",
+            &self.url,
+            "--dynamodb-table",
+            name,
+            "--objects",
+            "s3",
+            "--s3-endpoint",
+            &self.url,
+            "--s3-force-path-style",
+            "true",
+            "--bucket",
+            name,
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.url, "testing", "testing")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            access_key, secret_key, None, None, "test",
+        ))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// The `<Code>` and `<Message>` of an S3 XML error body.

@@ -1,0 +1,281 @@
+//! The REST lifecycle in AWS mode: DynamoDB store and S3 objects, against moto's DynamoDB and S3
+//! wire protocols. moto's S3 does not check presigned signatures or expiry, so those checks are
+//! tested on the embedded endpoint (lifecycle.rs), which does. moto does not deliver S3 event
+//! notifications either: the tests post them to `/events/s3` as S3 (through SNS or a webhook)
+//! would.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Moto, TestApp};
+use serde_json::{Value, json};
+
+async fn post_event(
+    app: &TestApp,
+    event_name: &str,
+    bucket: &str,
+    id: &str,
+    sequencer: &str,
+) -> Value {
+    let event = json!({"Records": [{
+        "eventName": event_name,
+        "s3": {"bucket": {"name": bucket}, "object": {"key": format!("assets/{id}"), "sequencer": sequencer}}
+    }]});
+    let resp = app
+        .client
+        .post(app.url("/events/s3"))
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
+    let moto = Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    let bucket = app.created_bucket();
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let created = app
+        .create(Some(
+            json!({"filename": "hello.txt", "content_type": "text/plain"}),
+        ))
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(
+        created["upload_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&moto.url)
+    );
+    // No object yet: PUT is refused.
+    assert_eq!(
+        app.client
+            .put(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        409
+    );
+    // An event for an object that is not there changes nothing (storage is checked with HEAD).
+    assert_eq!(
+        post_event(&app, "ObjectCreated:Put", &bucket, &id, "0A").await["applied"],
+        0
+    );
+
+    let bytes = b"hello from AWS mode".to_vec();
+    assert_eq!(app.upload(&created, bytes.clone()).await.status(), 200);
+    assert_eq!(
+        post_event(&app, "ObjectCreated:Put", &bucket, &id, "0B").await["applied"],
+        1
+    );
+    let received = app.wait_for_state(&id, "RECEIVED").await;
+    assert_eq!(received["size"], bytes.len());
+    // The same event again is a duplicate.
+    assert_eq!(
+        post_event(&app, "ObjectCreated:Put", &bucket, &id, "0B").await["applied"],
+        0
+    );
+
+    let marked = app
+        .client
+        .put(app.url(&format!("/assets/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(marked.status(), 202);
+    let link: Value = app
+        .client
+        .get(app.url(&format!("/assets/{id}?timeout=300")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let download = app
+        .client
+        .get(link["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().to_vec(), bytes);
+
+    let page: Value = app
+        .client
+        .get(app.url("/assets"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["items"][0]["asset_id"], id.as_str());
+    assert_eq!(page["items"][0]["state"], "UPLOADED");
+
+    assert_eq!(
+        app.client
+            .delete(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.client
+            .delete(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(app.asset(&id).await.unwrap()["state"], "DELETED");
+    // A late create event never revives it.
+    assert_eq!(
+        post_event(&app, "ObjectCreated:Put", &bucket, &id, "0C").await["applied"],
+        0
+    );
+    assert_eq!(app.asset(&id).await.unwrap()["state"], "DELETED");
+
+    // The object is removed from the bucket; its event removes the record for good.
+    moto.s3()
+        .delete_object()
+        .bucket(&bucket)
+        .key(format!("assets/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        post_event(&app, "ObjectRemoved:Delete", &bucket, &id, "0D").await["applied"],
+        1
+    );
+    assert_eq!(
+        app.client
+            .get(app.url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn listing_pages_through_the_dynamodb_index() {
+    let moto = Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(app.create(None).await["id"].as_str().unwrap().to_string());
+    }
+    let mut seen = Vec::new();
+    let mut url = app.url("/assets?limit=5");
+    loop {
+        let page: Value = app
+            .client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["asset_id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = app.url(&format!("/assets?limit=5&cursor={cursor}")),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+    let forged = app
+        .client
+        .get(app.url("/assets?cursor=AAAA"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+}
+
+#[tokio::test]
+async fn a_backend_that_is_down_is_a_prompt_503() {
+    // Nothing listens on this port: every DynamoDB and S3 call fails to connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{closed}");
+    let app = TestApp::spawn_with(&[
+        "--store",
+        "dynamodb",
+        "--dynamodb-endpoint",
+        &url,
+        "--objects",
+        "s3",
+        "--s3-endpoint",
+        &url,
+        "--s3-force-path-style",
+        "true",
+    ])
+    .await;
+    let started = Instant::now();
+    let resp = app.client.post(app.url("/assets")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded retries, not a hang"
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/assets"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
