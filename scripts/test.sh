@@ -45,6 +45,8 @@ done
 answers "$ASSETS_TEST_MOTO_URL/moto-api/" || { echo "moto_server did not start" >&2; exit 1; }
 
 step "cargo test"
+ASSETS_TEST_LOG_DIR="$(mktemp -d)"
+export ASSETS_TEST_LOG_DIR
 cargo test --workspace
 
 step "Playwright (Chromium) against the built server"
@@ -62,3 +64,13 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 echo "end-to-end screenshots: end2end/artifacts/"
+
+step "no server log leaks a presigned URL's signature or a security token"
+cp "$e2e_dir/server.log" "$ASSETS_TEST_LOG_DIR/e2e-server.log"
+logs=$(find "$ASSETS_TEST_LOG_DIR" -name '*.log' | wc -l)
+[ "$logs" -gt 5 ] || { echo "expected the test servers' logs in $ASSETS_TEST_LOG_DIR, found $logs" >&2; exit 1; }
+if grep -rEl 'X-Amz-Signature=[0-9a-f]|X-Amz-Security-Token=[A-Za-z0-9%]' "$ASSETS_TEST_LOG_DIR"; then
+  echo "a signature or security token leaked into the logs above" >&2
+  exit 1
+fi
+echo "checked $logs server logs: no signature, no token"

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -139,6 +140,8 @@ pub enum Refused {
     NotReceived,
     #[error("the asset is not uploaded yet")]
     NotUploaded,
+    #[error("the stored object does not match the declared size or checksum")]
+    ContentMismatch,
 }
 
 /// One asset record. Field names follow the original example (`asset_id`, `createdAt`, ...).
@@ -158,6 +161,9 @@ pub struct Asset {
     pub size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// The checksum the client declared; storage verified it on upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<Checksum>,
     /// Bumped by every write; stores use it for conditional writes.
     #[serde(skip)]
     pub version: u64,
@@ -177,6 +183,12 @@ pub struct NewAsset {
     pub content_type: Option<String>,
     #[serde(default)]
     pub size: Option<u64>,
+    /// SHA-256 of the content, hex or base64; signed into the upload URL, checked by storage.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// MD5 of the content, hex or base64; signed into the upload URL, checked by storage.
+    #[serde(default)]
+    pub md5: Option<String>,
 }
 
 impl NewAsset {
@@ -188,6 +200,7 @@ impl NewAsset {
         if let Some(content_type) = &self.content_type {
             validate_content_type(content_type)?;
         }
+        self.checksum()?;
         if let Some(size) = self.size
             && size > max_size
         {
@@ -197,6 +210,105 @@ impl NewAsset {
         }
         Ok(())
     }
+}
+
+impl NewAsset {
+    /// The declared checksum, if any (at most one algorithm).
+    pub fn checksum(&self) -> Result<Option<Checksum>, InvalidInput> {
+        match (&self.sha256, &self.md5) {
+            (Some(_), Some(_)) => Err(InvalidInput::new("declare either sha256 or md5, not both")),
+            (Some(digest), None) => Checksum::parse(ChecksumAlgorithm::Sha256, digest).map(Some),
+            (None, Some(digest)) => Checksum::parse(ChecksumAlgorithm::Md5, digest).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumAlgorithm {
+    Sha256,
+    Md5,
+}
+
+impl ChecksumAlgorithm {
+    fn digest_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Md5 => 16,
+        }
+    }
+}
+
+/// A content digest, kept as the raw bytes' standard base64 (what S3's headers carry).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checksum {
+    pub algorithm: ChecksumAlgorithm,
+    pub base64: String,
+}
+
+impl Checksum {
+    /// Accepts the digest as hex (as `sha256sum` prints it) or standard base64.
+    pub fn parse(algorithm: ChecksumAlgorithm, digest: &str) -> Result<Self, InvalidInput> {
+        let bytes = decode_hex(digest)
+            .or_else(|| decode_base64(digest))
+            .filter(|b| b.len() == algorithm.digest_len());
+        match bytes {
+            Some(bytes) => Ok(Self {
+                algorithm,
+                base64: encode_base64(&bytes),
+            }),
+            None => Err(InvalidInput::new(format!(
+                "{} must be a {}-byte digest in hex or base64",
+                match algorithm {
+                    ChecksumAlgorithm::Sha256 => "sha256",
+                    ChecksumAlgorithm::Md5 => "md5",
+                },
+                algorithm.digest_len()
+            ))),
+        }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        decode_base64(&self.base64).unwrap_or_default()
+    }
+
+    /// Storage form: `sha256:<base64>`.
+    pub fn to_tagged(&self) -> String {
+        let tag = match self.algorithm {
+            ChecksumAlgorithm::Sha256 => "sha256",
+            ChecksumAlgorithm::Md5 => "md5",
+        };
+        format!("{tag}:{}", self.base64)
+    }
+
+    pub fn from_tagged(tagged: &str) -> Option<Self> {
+        let (tag, value) = tagged.split_once(':')?;
+        let algorithm = match tag {
+            "sha256" => ChecksumAlgorithm::Sha256,
+            "md5" => ChecksumAlgorithm::Md5,
+            _ => return None,
+        };
+        Self::parse(algorithm, value).ok()
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
+fn encode_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
 
 /// `201` reply to `POST /assets`.
@@ -446,6 +558,7 @@ mod tests {
             content_type: None,
             size: Some(5),
             etag: None,
+            checksum: None,
             version: 3,
             sequencer: Some("00A".into()),
         };
@@ -479,6 +592,7 @@ mod tests {
             filename: Some("report 2026.pdf".into()),
             content_type: Some("application/pdf".into()),
             size: Some(10),
+            ..Default::default()
         };
         assert!(ok.validate(100).is_ok());
         let too_big = NewAsset {
@@ -499,6 +613,47 @@ mod tests {
         }
         assert!(validate_filename(&"x".repeat(256)).is_err());
         assert!(validate_filename("naïve résumé.txt").is_ok());
+    }
+
+    #[test]
+    fn checksums_accept_hex_or_base64_of_the_right_length() {
+        // SHA-256 of "hello", as sha256sum prints it and as S3's header carries it.
+        let hex = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let b64 = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=";
+        let from_hex = Checksum::parse(ChecksumAlgorithm::Sha256, hex).unwrap();
+        assert_eq!(from_hex.base64, b64);
+        assert_eq!(
+            Checksum::parse(ChecksumAlgorithm::Sha256, b64).unwrap(),
+            from_hex
+        );
+        assert_eq!(
+            Checksum::from_tagged(&from_hex.to_tagged()),
+            Some(from_hex.clone())
+        );
+        assert_eq!(from_hex.bytes().len(), 32);
+        // MD5 of "hello".
+        let md5 =
+            Checksum::parse(ChecksumAlgorithm::Md5, "5d41402abc4b2a76b9719d911017c592").unwrap();
+        assert_eq!(md5.base64, "XUFAKrxLKna5cZ2REBfFkg==");
+        for bad in [
+            "",
+            "abc",
+            "zz",
+            &hex[2..],
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ",
+            "5d41402abc4b2a76b9719d911017c592",
+        ] {
+            assert!(
+                Checksum::parse(ChecksumAlgorithm::Sha256, bad).is_err(),
+                "{bad}"
+            );
+        }
+        let both = NewAsset {
+            sha256: Some(hex.into()),
+            md5: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(both.validate(100).is_err());
     }
 
     #[test]

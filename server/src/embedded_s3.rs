@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use axum::Router;
 use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::StreamExt as _;
 use http::{HeaderName, Method, StatusCode};
 use md5::{Digest as _, Md5};
@@ -26,6 +28,7 @@ use s3s::dto::{
 };
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _, BufWriter};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::{info, warn};
@@ -91,6 +94,9 @@ struct ObjectMeta {
     etag: String,
     content_type: Option<String>,
     last_modified_ms: u64,
+    /// Base64 SHA-256, kept when the upload carried `x-amz-checksum-sha256` (as S3 does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
 }
 
 /// Objects on local disk, one directory per bucket.
@@ -275,11 +281,16 @@ impl S3 for DiskObjects {
         let file = tokio::fs::File::create(&tmp_path).await.map_err(internal)?;
         let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
         let mut md5 = Md5::new();
+        // Hash SHA-256 only when the client sent one to check against.
+        let mut sha256 = input.checksum_sha256.as_ref().map(|_| Sha256::new());
         let mut size: u64 = 0;
         if let Some(mut body) = input.body {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
                 md5.update(&chunk);
+                if let Some(hasher) = sha256.as_mut() {
+                    hasher.update(&chunk);
+                }
                 size += chunk.len() as u64;
                 writer.write_all(&chunk).await.map_err(internal)?;
             }
@@ -292,9 +303,29 @@ impl S3 for DiskObjects {
                 "You did not provide the number of bytes specified by the Content-Length HTTP header"
             ));
         }
-        let etag = hex::encode(md5.finalize());
+        let md5 = md5.finalize();
+        // Declared digests are checked as S3 checks them: a mismatch stores nothing.
+        if input
+            .content_md5
+            .as_ref()
+            .is_some_and(|declared| *declared != BASE64.encode(md5))
+        {
+            return Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            ));
+        }
+        let sha256 = sha256.map(|hasher| BASE64.encode(hasher.finalize()));
+        if input.checksum_sha256.is_some() && input.checksum_sha256 != sha256 {
+            return Err(s3_error!(
+                BadDigest,
+                "The SHA256 you specified did not match the calculated checksum."
+            ));
+        }
+        let etag = hex::encode(md5);
         let meta = ObjectMeta {
             etag: etag.clone(),
+            sha256,
             content_type: input.content_type.clone(),
             last_modified_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -384,6 +415,7 @@ impl S3 for DiskObjects {
         };
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(data_len as i64),
+            checksum_sha256: meta.sha256,
             content_type: meta.content_type,
             e_tag: Some(ETag::Strong(meta.etag)),
             last_modified: Some(timestamp(meta.last_modified_ms)),

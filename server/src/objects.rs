@@ -1,10 +1,13 @@
 //! Object storage through `aws-sdk-s3`: presigned PUT/GET URLs, HEAD and DELETE. The same code
 //! talks to the embedded endpoint and to any S3 API; only the endpoint and credentials differ.
 
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
 
 use anyhow::Context as _;
-use app::model::{AssetId, MAX_URL_TTL_SECS};
+use app::model::{AssetId, Checksum, ChecksumAlgorithm, MAX_URL_TTL_SECS};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -35,6 +38,8 @@ pub struct Presigned {
 pub struct ObjectInfo {
     pub size: u64,
     pub etag: Option<String>,
+    /// Base64 SHA-256 when storage kept one (uploads that declared it).
+    pub sha256: Option<String>,
     pub content_type: Option<String>,
 }
 
@@ -43,6 +48,7 @@ pub struct ObjectInfo {
 pub struct UploadTerms {
     pub content_type: Option<String>,
     pub size: Option<u64>,
+    pub checksum: Option<Checksum>,
 }
 
 #[derive(Clone)]
@@ -52,6 +58,59 @@ pub struct Objects {
     /// Signs URLs for clients; points at the endpoint's public URL.
     presigner: aws_sdk_s3::Client,
     bucket: String,
+    signing: SigningCredentials,
+}
+
+/// The expiry of the credentials that sign URLs, looked up at most once a minute: a URL cannot
+/// outlive the temporary credentials (STS, SSO, instance role) that signed it.
+#[derive(Clone, Default)]
+struct SigningCredentials {
+    provider: Option<SharedCredentialsProvider>,
+    /// When the expiry was last looked up, and what it was.
+    cached: Arc<Mutex<Option<CheckedExpiry>>>,
+}
+
+type CheckedExpiry = (Instant, Option<SystemTime>);
+
+impl SigningCredentials {
+    async fn expiry(&self) -> anyhow::Result<Option<SystemTime>> {
+        let Some(provider) = &self.provider else {
+            return Ok(None); // static credentials (the embedded endpoint's) do not expire
+        };
+        if let Some((checked, expiry)) = *self.cached.lock().unwrap_or_else(|p| p.into_inner())
+            && checked.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(expiry);
+        }
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .context("loading signing credentials")?;
+        let expiry = credentials.expiry();
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), expiry));
+        Ok(expiry)
+    }
+}
+
+/// The URL lifetime: as asked, within 1 s..7 days and before the signing credentials expire.
+fn bounded_ttl(
+    ttl: Duration,
+    credentials_expiry: Option<SystemTime>,
+    now: SystemTime,
+) -> anyhow::Result<Duration> {
+    let mut ttl = ttl.clamp(
+        Duration::from_secs(1),
+        Duration::from_secs(MAX_URL_TTL_SECS),
+    );
+    if let Some(expiry) = credentials_expiry {
+        let left = expiry.duration_since(now).unwrap_or_default();
+        anyhow::ensure!(
+            left >= Duration::from_secs(1),
+            "the signing credentials have expired"
+        );
+        ttl = ttl.min(left);
+    }
+    Ok(ttl)
 }
 
 impl Objects {
@@ -82,6 +141,7 @@ impl Objects {
             client: client_for(internal_url),
             presigner: client_for(public_url),
             bucket: bucket.to_string(),
+            signing: SigningCredentials::default(),
         }
     }
 
@@ -102,6 +162,10 @@ impl Objects {
             client: client.clone(),
             presigner: client,
             bucket: bucket.to_string(),
+            signing: SigningCredentials {
+                provider: sdk.credentials_provider(),
+                cached: Default::default(),
+            },
         }
     }
 
@@ -165,23 +229,38 @@ impl Objects {
         terms: &UploadTerms,
         ttl: Duration,
     ) -> anyhow::Result<Presigned> {
+        // `If-None-Match: *` is signed in: once the object exists, the URL cannot overwrite it.
         let mut request = self
             .presigner
             .put_object()
             .bucket(&self.bucket)
-            .key(key_for(id));
-        // Declared terms become signed headers: storage refuses a body of another size or type.
+            .key(key_for(id))
+            .if_none_match("*");
+        // Declared terms become signed headers: storage refuses a body of another size, type or
+        // checksum.
         if let Some(content_type) = &terms.content_type {
             request = request.content_type(content_type);
         }
         if let Some(size) = terms.size {
             request = request.content_length(size as i64);
         }
+        match &terms.checksum {
+            Some(Checksum {
+                algorithm: ChecksumAlgorithm::Sha256,
+                base64,
+            }) => request = request.checksum_sha256(base64),
+            Some(Checksum {
+                algorithm: ChecksumAlgorithm::Md5,
+                base64,
+            }) => request = request.content_md5(base64),
+            None => {}
+        }
+        let (config, expires_at) = self.presigning(ttl).await?;
         let presigned = request
-            .presigned(presigning(ttl)?)
+            .presigned(config)
             .await
             .context("presigning an upload URL")?;
-        Ok(finish(presigned, ttl))
+        Ok(finish(presigned, expires_at))
     }
 
     pub async fn presign_get(
@@ -191,6 +270,7 @@ impl Objects {
         content_type: &str,
         ttl: Duration,
     ) -> anyhow::Result<Presigned> {
+        let (config, expires_at) = self.presigning(ttl).await?;
         let presigned = self
             .presigner
             .get_object()
@@ -198,10 +278,10 @@ impl Objects {
             .key(key_for(id))
             .response_content_disposition(content_disposition)
             .response_content_type(content_type)
-            .presigned(presigning(ttl)?)
+            .presigned(config)
             .await
             .context("presigning a download URL")?;
-        Ok(finish(presigned, ttl))
+        Ok(finish(presigned, expires_at))
     }
 
     /// `None` when the object does not exist.
@@ -211,12 +291,14 @@ impl Objects {
             .head_object()
             .bucket(&self.bucket)
             .key(key_for(id))
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
         {
             Ok(out) => Ok(Some(ObjectInfo {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: out.e_tag().map(|e| e.trim_matches('"').to_string()),
+                sha256: out.checksum_sha256().map(str::to_string),
                 content_type: out.content_type().map(str::to_string),
             })),
             Err(SdkError::ServiceError(err)) if err.err().is_not_found() => Ok(None),
@@ -237,19 +319,24 @@ impl Objects {
     }
 }
 
-fn presigning(ttl: Duration) -> anyhow::Result<PresigningConfig> {
-    let ttl = ttl.clamp(
-        Duration::from_secs(1),
-        Duration::from_secs(MAX_URL_TTL_SECS),
-    );
-    PresigningConfig::builder()
-        .start_time(SystemTime::now())
-        .expires_in(ttl)
-        .build()
-        .context("presigning configuration")
+impl Objects {
+    /// Presigning settings and the moment the URL expires, from one clock reading.
+    async fn presigning(&self, ttl: Duration) -> anyhow::Result<(PresigningConfig, DateTime<Utc>)> {
+        let now = SystemTime::now();
+        let ttl = bounded_ttl(ttl, self.signing.expiry().await?, now)?;
+        let config = PresigningConfig::builder()
+            .start_time(now)
+            .expires_in(ttl)
+            .build()
+            .context("presigning configuration")?;
+        Ok((config, DateTime::<Utc>::from(now + ttl)))
+    }
 }
 
-fn finish(presigned: aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) -> Presigned {
+fn finish(
+    presigned: aws_sdk_s3::presigning::PresignedRequest,
+    expires_at: DateTime<Utc>,
+) -> Presigned {
     let headers = presigned
         .headers()
         .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
@@ -258,7 +345,7 @@ fn finish(presigned: aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) ->
     Presigned {
         url: presigned.uri().to_string(),
         headers,
-        expires_at: Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default(),
+        expires_at,
     }
 }
 
@@ -304,6 +391,57 @@ const RFC5987_ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_lifetimes_stay_within_bounds_and_the_credentials_life() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(bounded_ttl(hour, None, now).unwrap(), hour);
+        assert_eq!(
+            bounded_ttl(Duration::ZERO, None, now).unwrap(),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            bounded_ttl(hour * 24 * 30, None, now).unwrap(),
+            Duration::from_secs(MAX_URL_TTL_SECS)
+        );
+        let soon = now + Duration::from_secs(600);
+        assert_eq!(
+            bounded_ttl(hour, Some(soon), now).unwrap(),
+            Duration::from_secs(600)
+        );
+        assert!(bounded_ttl(hour, Some(now), now).is_err());
+    }
+
+    #[tokio::test]
+    async fn urls_signed_with_temporary_credentials_expire_with_them() {
+        let expiry = SystemTime::now() + Duration::from_secs(600);
+        let credentials = aws_credential_types::Credentials::new(
+            "AKID",
+            "secret",
+            Some("token".into()),
+            Some(expiry),
+            "sts",
+        );
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build();
+        let objects = Objects::aws(&sdk, "bucket", None, false);
+        let id: AssetId = "1a5ea69a-d30c-11e7-90d0-129b5a655d2d".parse().unwrap();
+        let presigned = objects
+            .presign_put(id, &UploadTerms::default(), Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert!(
+            presigned.url.contains("X-Amz-Expires=59"),
+            "{}",
+            presigned.url
+        ); // 599 or 600
+        assert!(presigned.expires_at <= DateTime::<Utc>::from(expiry));
+        assert!(presigned.url.contains("X-Amz-Security-Token"));
+    }
 
     #[test]
     fn keys_follow_one_scheme() {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::model::{
-    Action, Asset, AssetId, AssetPage, AssetState, CreatedAsset, DEFAULT_DOWNLOAD_TTL_SECS,
-    DEFAULT_PAGE_SIZE, DownloadLink, ErrorCode, InvalidInput, ListQuery, MAX_PAGE_SIZE,
-    MAX_URL_TTL_SECS, MIN_URL_TTL_SECS, NewAsset, Refused,
+    Action, Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset,
+    DEFAULT_DOWNLOAD_TTL_SECS, DEFAULT_PAGE_SIZE, DownloadLink, ErrorCode, InvalidInput, ListQuery,
+    MAX_PAGE_SIZE, MAX_URL_TTL_SECS, MIN_URL_TTL_SECS, NewAsset, Refused,
 };
 use chrono::Utc;
 use tracing::{debug, info};
@@ -122,9 +122,11 @@ impl Service {
         new.validate(self.inner.policy.max_upload_bytes)?;
         let now = Utc::now();
         let id = AssetId::from_uuid(uuid::Uuid::now_v7());
+        let checksum = new.checksum()?;
         let terms = UploadTerms {
             content_type: new.content_type.clone(),
             size: new.size,
+            checksum: checksum.clone(),
         };
         let presigned = self
             .inner
@@ -141,6 +143,7 @@ impl Service {
             content_type: new.content_type,
             size: new.size,
             etag: None,
+            checksum,
             version: 1,
             sequencer: None,
         };
@@ -241,6 +244,10 @@ impl Service {
         let Some(object) = self.head(id).await? else {
             return Err(conflict(&asset, Refused::NotReceived));
         };
+        // Storage checked the signed size and checksum on upload; check what it holds again.
+        if !matches_declared(&asset, &object) {
+            return Err(conflict(&asset, Refused::ContentMismatch));
+        }
         let asset = self
             .transition(id, |current| {
                 let mut next = current.clone();
@@ -450,6 +457,26 @@ fn record_object(asset: &mut Asset, object: &ObjectInfo) {
     if asset.content_type.is_none() {
         asset.content_type = object.content_type.clone();
     }
+}
+
+/// Whether the stored object has the size and checksum the client declared (when it did).
+fn matches_declared(asset: &Asset, object: &ObjectInfo) -> bool {
+    let size_ok = asset.size.is_none_or(|size| size == object.size);
+    let checksum_ok = match &asset.checksum {
+        None => true,
+        Some(Checksum {
+            algorithm: ChecksumAlgorithm::Sha256,
+            base64,
+        }) => object.sha256.as_deref() == Some(base64.as_str()),
+        // A single-part upload's ETag is the hex MD5 of its content.
+        Some(
+            checksum @ Checksum {
+                algorithm: ChecksumAlgorithm::Md5,
+                ..
+            },
+        ) => object.etag.as_deref() == Some(hex::encode(checksum.bytes()).as_str()),
+    };
+    size_ok && checksum_ok
 }
 
 /// An event with no sequencer is always applied (the state rules keep it idempotent).

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use app::model::{Asset, AssetId, AssetState};
+use app::model::{Asset, AssetId, AssetState, Checksum, ChecksumAlgorithm};
 use chrono::{Duration, Utc};
 use server::store::dynamo::{Capacity, DynamoStore};
 use server::store::local::LocalStore;
@@ -22,6 +22,13 @@ fn new_asset(created_offset_us: i64) -> Asset {
         content_type: Some("text/plain".into()),
         size: Some(3),
         etag: None,
+        checksum: Some(
+            Checksum::parse(
+                ChecksumAlgorithm::Sha256,
+                "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+            )
+            .unwrap(),
+        ),
         version: 1,
         sequencer: None,
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use app::model::{Asset, AssetId, AssetState};
+use app::model::{Asset, AssetId, AssetState, Checksum};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -197,13 +197,17 @@ fn to_item(asset: &Asset, expires_at: Option<i64>) -> HashMap<String, AttributeV
     item
 }
 
-fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 5] {
+fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 6] {
     [
         ("filename", asset.filename.clone().map(s)),
         ("content_type", asset.content_type.clone().map(s)),
         ("size", asset.size.map(n)),
         ("etag", asset.etag.clone().map(s)),
         ("sequencer", asset.sequencer.clone().map(s)),
+        (
+            "checksum",
+            asset.checksum.as_ref().map(|c| s(c.to_tagged())),
+        ),
     ]
 }
 
@@ -235,6 +239,7 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Asset, StoreError
         etag: text("etag"),
         version: number("version").ok_or_else(|| bad("version"))? as u64,
         sequencer: text("sequencer"),
+        checksum: text("checksum").and_then(|c| Checksum::from_tagged(&c)),
     })
 }
 
@@ -320,6 +325,7 @@ impl AssetStore for DynamoStore {
             "size",
             "etag",
             "sequencer",
+            "checksum",
             EXPIRES,
         ]
         .into_iter()

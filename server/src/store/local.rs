@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use app::model::{Asset, AssetId, AssetState};
+use app::model::{Asset, AssetId, AssetState, Checksum};
 use async_trait::async_trait;
 use chrono::DateTime;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS assets (
     size         INTEGER,
     etag         TEXT,
     version      INTEGER NOT NULL,
-    sequencer    TEXT
+    sequencer    TEXT,
+    checksum     TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS assets_newest ON assets (created_us DESC, id DESC);
 CREATE INDEX IF NOT EXISTS assets_by_state ON assets (state, created_us DESC, id DESC);
@@ -142,11 +143,13 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
         etag: row.get(7)?,
         version: row.get::<_, i64>(8)? as u64,
         sequencer: row.get(9)?,
+        checksum: row
+            .get::<_, Option<String>>(10)?
+            .and_then(|c| Checksum::from_tagged(&c)),
     })
 }
 
-const COLUMNS: &str =
-    "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer";
+const COLUMNS: &str = "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum";
 
 #[async_trait]
 impl AssetStore for LocalStore {
@@ -156,7 +159,7 @@ impl AssetStore for LocalStore {
             let inserted = conn
                 .execute(
                     &format!(
-                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                          ON CONFLICT (id) DO NOTHING"
                     ),
                     params![
@@ -170,6 +173,7 @@ impl AssetStore for LocalStore {
                         a.etag,
                         a.version as i64,
                         a.sequencer,
+                        a.checksum.as_ref().map(Checksum::to_tagged),
                     ],
                 )
                 .map_err(unavailable)?;
@@ -194,7 +198,7 @@ impl AssetStore for LocalStore {
             let changed = conn
                 .prepare_cached(
                     "UPDATE assets SET state = ?2, updated_us = ?3, filename = ?4, content_type = ?5,
-                         size = ?6, etag = ?7, version = ?8, sequencer = ?9
+                         size = ?6, etag = ?7, version = ?8, sequencer = ?9, checksum = ?12
                      WHERE id = ?1 AND version = ?10 AND state = ?11",
                 )
                 .and_then(|mut stmt| {
@@ -210,6 +214,7 @@ impl AssetStore for LocalStore {
                         a.sequencer,
                         expected_version as i64,
                         expected_state,
+                        a.checksum.as_ref().map(Checksum::to_tagged),
                     ])
                 })
                 .map_err(unavailable)?;

@@ -67,7 +67,14 @@ impl TestApp {
     }
 
     async fn start(data_dir: &Path, (port, s3_port): (u16, u16), extra: Vec<String>) -> Self {
-        let log_path = data_dir.with_file_name(format!("server-{port}.log"));
+        // scripts/test.sh collects every server's log to check that none leaks a signature.
+        let log_path = match std::env::var_os("ASSETS_TEST_LOG_DIR") {
+            Some(dir) => PathBuf::from(dir).join(format!(
+                "server-{port}-{}.log",
+                uuid::Uuid::new_v4().simple()
+            )),
+            None => data_dir.with_file_name(format!("server-{port}.log")),
+        };
         std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
         let log = std::fs::File::create(&log_path).unwrap();
         let mut args = vec![
