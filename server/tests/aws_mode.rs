@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Moto, TestApp};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn post_event(
@@ -38,15 +39,7 @@ async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
     let moto = Moto::start().await;
     let app = TestApp::spawn_aws(&moto).await;
     let bucket = app.created_bucket();
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status(Method::GET, "/readyz").await, 200);
 
     let created = app
         .create(Some(
@@ -61,15 +54,7 @@ async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
             .starts_with(&moto.url)
     );
     // No object yet: PUT is refused.
-    assert_eq!(
-        app.client
-            .put(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        409
-    );
+    assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 409);
     // An event for an object that is not there changes nothing (storage is checked with HEAD).
     assert_eq!(
         post_event(&app, "ObjectCreated:Put", &bucket, &id, "0A").await["applied"],
@@ -90,22 +75,9 @@ async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
         0
     );
 
-    let marked = app
-        .client
-        .put(app.url(&format!("/assets/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let marked = app.call(Method::PUT, &format!("/assets/{id}")).await;
     assert_eq!(marked.status(), 202);
-    let link: Value = app
-        .client
-        .get(app.url(&format!("/assets/{id}?timeout=300")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: Value = app.get_json(&format!("/assets/{id}?timeout=300")).await;
     let download = app
         .client
         .get(link["download_url"].as_str().unwrap())
@@ -115,34 +87,16 @@ async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
     assert_eq!(download.status(), 200);
     assert_eq!(download.bytes().await.unwrap().to_vec(), bytes);
 
-    let page: Value = app
-        .client
-        .get(app.url("/assets"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/assets").await;
     assert_eq!(page["items"][0]["asset_id"], id.as_str());
     assert_eq!(page["items"][0]["state"], "UPLOADED");
 
     assert_eq!(
-        app.client
-            .delete(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &format!("/assets/{id}")).await,
         204
     );
     assert_eq!(
-        app.client
-            .delete(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &format!("/assets/{id}")).await,
         204
     );
     assert_eq!(app.asset(&id).await.unwrap()["state"], "DELETED");
@@ -165,15 +119,7 @@ async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
         post_event(&app, "ObjectRemoved:Delete", &bucket, &id, "0D").await["applied"],
         1
     );
-    assert_eq!(
-        app.client
-            .get(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.status(Method::GET, &format!("/assets/{id}")).await, 404);
 }
 
 #[tokio::test]
@@ -210,12 +156,7 @@ async fn listing_pages_through_the_dynamodb_index() {
     }
     ids.reverse();
     assert_eq!(seen, ids);
-    let forged = app
-        .client
-        .get(app.url("/assets?cursor=AAAA"))
-        .send()
-        .await
-        .unwrap();
+    let forged = app.call(Method::GET, "/assets?cursor=AAAA").await;
     assert_eq!(forged.status(), 400);
 }
 
@@ -251,31 +192,7 @@ async fn a_backend_that_is_down_is_a_prompt_503() {
         started.elapsed() < Duration::from_secs(10),
         "bounded retries, not a hang"
     );
-    assert_eq!(
-        app.client
-            .get(app.url("/assets"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status(Method::GET, "/assets").await, 503);
+    assert_eq!(app.status(Method::GET, "/readyz").await, 503);
+    assert_eq!(app.status(Method::GET, "/healthz").await, 200);
 }

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{TestApp, s3_error};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -33,12 +34,7 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
     assert_eq!(received["size"], bytes.len());
 
     // curl -sX PUT "$URL/<id>"
-    let marked = app
-        .client
-        .put(app.url(&format!("/assets/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let marked = app.call(Method::PUT, &format!("/assets/{id}")).await;
     assert_eq!(marked.status(), 202);
     assert_eq!(
         marked.json::<Value>().await.unwrap(),
@@ -46,15 +42,7 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
     );
 
     // curl -sX GET "$URL/<id>" and then the download URL
-    let link: Value = app
-        .client
-        .get(app.url(&format!("/assets/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let link: Value = app.get_json(&format!("/assets/{id}")).await;
     let download = app
         .client
         .get(link["download_url"].as_str().unwrap())
@@ -70,15 +58,7 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
     assert_eq!(download.bytes().await.unwrap().to_vec(), bytes);
 
     // curl -sX GET "$URL" lists it, newest first, with the original's field names
-    let page: Value = app
-        .client
-        .get(app.url("/assets"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/assets").await;
     let listed = &page["items"][0];
     assert_eq!(listed["asset_id"], id.as_str());
     assert_eq!(listed["state"], "UPLOADED");
@@ -86,24 +66,11 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
 
     // curl -sX DELETE "$URL/<id>": soft delete, repeatable
     for _ in 0..2 {
-        let deleted = app
-            .client
-            .delete(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap();
+        let deleted = app.call(Method::DELETE, &format!("/assets/{id}")).await;
         assert_eq!(deleted.status(), 204);
     }
     assert_eq!(app.asset(&id).await.unwrap()["state"], "DELETED");
-    let page: Value = app
-        .client
-        .get(app.url("/assets"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/assets").await;
     assert!(
         page["items"]
             .as_array()
@@ -113,35 +80,11 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
         "deleted assets are hidden"
     );
     // A deleted asset hands out no download URL and cannot be marked uploaded again.
-    assert_eq!(
-        app.client
-            .get(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        409
-    );
-    assert_eq!(
-        app.client
-            .put(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        409
-    );
+    assert_eq!(app.status(Method::GET, &format!("/assets/{id}")).await, 409);
+    assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 409);
 
     // The singular path of the original answers too.
-    assert_eq!(
-        app.client
-            .get(app.url("/asset"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.status(Method::GET, "/asset").await, 200);
 
     // Logs never carry a signature.
     let log = app.log();
@@ -172,24 +115,8 @@ async fn expired_urls_are_refused_like_s3() {
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(app.upload(&created, b"x".to_vec()).await.status(), 200);
-    assert_eq!(
-        app.client
-            .put(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
-    let link: Value = app
-        .client
-        .get(app.url(&format!("/assets/{id}?timeout=1")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 202);
+    let link: Value = app.get_json(&format!("/assets/{id}?timeout=1")).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let late = app
         .client
@@ -267,7 +194,6 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
             (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
         }
     };
-    use reqwest::Method;
     let unknown = "1a5ea69a-d30c-11e7-90d0-129b5a655d2d";
     expect(404, "not_found")(call(Method::GET, format!("/assets/{unknown}"), None).await);
     expect(404, "not_found")(call(Method::PUT, format!("/assets/{unknown}"), None).await);
@@ -331,15 +257,7 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     expect(405, "invalid_input")(call(Method::PATCH, format!("/assets/{id}"), None).await);
 
     // None of it changed anything: the one asset is still CREATED, nothing else exists.
-    let page: Value = app
-        .client
-        .get(app.url("/assets?include_deleted=true"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/assets?include_deleted=true").await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["state"], "CREATED");
@@ -362,12 +280,7 @@ async fn a_lost_event_does_not_strand_an_upload() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.asset(id).await.unwrap()["state"], "CREATED");
     // PUT checks storage with HEAD, so it still reaches UPLOADED and records what it found.
-    let marked = app
-        .client
-        .put(app.url(&format!("/assets/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let marked = app.call(Method::PUT, &format!("/assets/{id}")).await;
     assert_eq!(marked.status(), 202);
     let asset = app.asset(id).await.unwrap();
     assert_eq!(asset["state"], "UPLOADED");
@@ -422,15 +335,7 @@ async fn listing_pages_cover_every_asset_once_newest_first() {
     let id = created["id"].as_str().unwrap();
     assert_eq!(app.upload(&created, b"x".to_vec()).await.status(), 200);
     app.wait_for_state(id, "RECEIVED").await;
-    let page: Value = app
-        .client
-        .get(app.url("/assets?state=RECEIVED"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/assets?state=RECEIVED").await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["asset_id"], id);
@@ -445,24 +350,8 @@ async fn records_and_urls_survive_a_restart() {
         app.upload(&created, b"durable".to_vec()).await.status(),
         200
     );
-    assert_eq!(
-        app.client
-            .put(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
-    let link: Value = app
-        .client
-        .get(app.url(&format!("/assets/{id}?timeout=600")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 202);
+    let link: Value = app.get_json(&format!("/assets/{id}?timeout=600")).await;
 
     let app = app.restart().await;
     assert_eq!(app.asset(&id).await.unwrap()["state"], "UPLOADED");
@@ -488,12 +377,7 @@ async fn removing_the_object_removes_the_record() {
     );
     app.wait_for_state(id, "RECEIVED").await;
     assert_eq!(
-        app.client
-            .delete(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &format!("/assets/{id}")).await,
         204
     );
     // An operator deletes the object in storage; its ObjectRemoved:Delete event removes the record.
@@ -512,15 +396,7 @@ async fn removing_the_object_removes_the_record() {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(
-        app.client
-            .get(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.status(Method::GET, &format!("/assets/{id}")).await, 404);
 }
 
 #[tokio::test]

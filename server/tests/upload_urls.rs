@@ -5,6 +5,7 @@
 mod common;
 
 use common::{TestApp, s3_error};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -64,24 +65,8 @@ async fn downloads_are_attachments_with_a_safely_encoded_filename() {
     let created = app.create(Some(json!({"filename": hostile}))).await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(app.upload(&created, b"cv".to_vec()).await.status(), 200);
-    assert_eq!(
-        app.client
-            .put(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
-    let link: Value = app
-        .client
-        .get(app.url(&format!("/assets/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 202);
+    let link: Value = app.get_json(&format!("/assets/{id}")).await;
     let url = link["download_url"].as_str().unwrap();
     let resp = app.client.get(url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -129,24 +114,8 @@ async fn an_upload_url_cannot_overwrite_the_object() {
         .await
         .unwrap();
     assert_eq!(bare.status(), 403);
-    assert_eq!(
-        app.client
-            .put(app.url(&format!("/assets/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        202
-    );
-    let link: Value = app
-        .client
-        .get(app.url(&format!("/assets/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 202);
+    let link: Value = app.get_json(&format!("/assets/{id}")).await;
     let body = app
         .client
         .get(link["download_url"].as_str().unwrap())
@@ -173,15 +142,7 @@ async fn declared_checksums_are_verified_by_storage() {
         let wrong = app.upload(&created, b"tampered content".to_vec()).await;
         assert_eq!(wrong.status(), 400, "{declared}");
         assert_eq!(s3_error(&wrong.text().await.unwrap()).0, "BadDigest");
-        assert_eq!(
-            app.client
-                .put(app.url(&format!("/assets/{id}")))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            409
-        );
+        assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 409);
         assert_eq!(app.asset(id).await.unwrap()["state"], "CREATED");
         // The declared content: accepted, and PUT verifies it again before UPLOADED.
         let created = app.create(Some(declared.clone())).await;
@@ -191,15 +152,7 @@ async fn declared_checksums_are_verified_by_storage() {
             200,
             "{declared}"
         );
-        assert_eq!(
-            app.client
-                .put(app.url(&format!("/assets/{id}")))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            202
-        );
+        assert_eq!(app.status(Method::PUT, &format!("/assets/{id}")).await, 202);
         assert!(app.asset(id).await.unwrap()["checksum"]["base64"].is_string());
     }
     // A digest of the wrong length or encoding is refused at create time.

@@ -182,6 +182,27 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A request to the REST API, as curl would send it.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn status(&self, method: reqwest::Method, path: &str) -> reqwest::StatusCode {
+        self.call(method, path).await.status()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.call(reqwest::Method::GET, path)
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `POST /assets` with an optional JSON body; returns the 201 reply.
     pub async fn create(&self, body: Option<Value>) -> Value {
         let mut request = self.client.post(self.url("/assets"));

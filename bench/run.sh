@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Benchmarks of the release server on loopback. Prints one table (Markdown) to stdout; record it
+# in BENCHMARKS.md with the date and machine. Nothing here asserts: these are measurements.
+#   bench/run.sh            full run (about 5 minutes after the release build)
+#   BENCH_SECONDS=5 bench/run.sh   shorter load phases
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/setup.sh test >&2
+if ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; then
+  apt-get install -y -qq wrk brotli >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk brotli >/dev/null; }
+fi
+# wasm-opt from npm's binaryen (Debian's breaks hydration of release builds; see BUILD notes).
+export PATH="$root/end2end/node_modules/.bin:$PATH"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+seconds="${BENCH_SECONDS:-10}"
+connections="${BENCH_CONNECTIONS:-64}"
+
+echo "building release (cargo leptos build --release) ..." >&2
+cargo leptos build --release >&2
+cargo build --release -p server --example presign >&2
+bin="$target_dir/release/server"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+json() { python3 -c 'import json, sys; v = json.load(sys.stdin)
+for k in sys.argv[1].split("."): v = v[k]
+print(v)' "$1"; }
+kib_to_mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+status_kib() { awk -v f="$2" '$1 == f":" { print $2 }' "/proc/$1/status"; }
+row() { printf '| %s | %s |\n' "$1" "$2"; }
+
+# Starts the server; sets base, s3, pid and startup_ms.
+start_server() {
+  local data="$1"; shift
+  local port s3_port t0
+  port="$(free_port)"; s3_port="$(free_port)"
+  base="http://127.0.0.1:$port"; s3="http://127.0.0.1:$s3_port"
+  t0=$(date +%s%N)
+  LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=warn "$bin" --listen "127.0.0.1:$port" \
+    --s3-listen "127.0.0.1:$s3_port" --data-dir "$data" "$@" >>"$work/server.log" 2>&1 &
+  pid=$!; pids+=("$pid")
+  until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$base/healthz" 2>/dev/null; do
+    kill -0 "$pid" || { cat "$work/server.log" >&2; exit 1; }
+    sleep 0.01
+  done
+  startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+
+# wrk: "<req/s> req/s, p50 <ms>, p99 <ms>"
+load() {
+  local out
+  out="$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@")"
+  awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { errors = $NF }
+    END { printf "%.0f req/s, p50 %.2f ms, p99 %.2f ms%s", rps, p50, p99, (errors ? ", non-2xx " errors : "") }
+  ' <<<"$out"
+}
+
+upload_asset() { # <file> -> prints asset id, marked UPLOADED
+  local created id
+  created="$(curl -sS -X POST "$base/assets")"
+  id="$(json id <<<"$created")"
+  curl -sS -f -X PUT --upload-file "$1" -H 'If-None-Match: *' "$(json upload_url <<<"$created")" -o /dev/null
+  curl -sS -f -X PUT "$base/assets/$id" -o /dev/null
+  echo "$id"
+}
+
+echo "| measurement | result |"
+echo "|---|---|"
+
+wasm="$root/target/site/pkg/assets.wasm"
+row "release wasm (raw / gzip -9 / brotli -q 11)" \
+  "$(stat -c%s "$wasm" | awk '{printf "%.0f KiB", $1/1024}') / $(gzip -9 -c "$wasm" | wc -c | awk '{printf "%.0f KiB", $1/1024}') / $(brotli -c -q 11 "$wasm" | wc -c | awk '{printf "%.0f KiB", $1/1024}')"
+"$target_dir/release/examples/presign" | while IFS= read -r line; do row "${line%%:*}" "${line#*: }"; done
+
+start_server "$work/data"
+row "start-up to first /healthz answer" "$startup_ms ms"
+sleep 1
+row "idle RSS" "$(kib_to_mib "$(status_kib "$pid" VmRSS)")"
+
+echo "hello" >"$work/tiny"
+id="$(upload_asset "$work/tiny")"
+row "POST /assets (create + presign), $connections conns" "$(load -s bench/post.lua "$base/assets")"
+row "GET /assets/{id} (presign download), $connections conns" "$(load "$base/assets/$id?timeout=60")"
+row "PUT /assets/{id} (already UPLOADED), $connections conns" "$(load -s bench/put.lua "$base/assets/$id")"
+
+# Listing over 100,000 assets: seed the SQLite file directly, then list the first page.
+stop_server
+python3 - "$work/data/assets.sqlite3" <<'PY'
+import sqlite3, sys, uuid, time
+db = sqlite3.connect(sys.argv[1])
+now = int(time.time() * 1e6)
+rows = [(str(uuid.uuid4()), "UPLOADED", now - i * 1000, now - i * 1000, f"file-{i}.bin", "application/octet-stream", 1024, None, 1, None, None)
+        for i in range(100_000)]
+db.executemany("INSERT INTO assets (id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+db.commit()
+print(db.execute("SELECT COUNT(*) FROM assets").fetchone()[0], file=sys.stderr)
+PY
+start_server "$work/data"
+row "GET /assets?limit=50 over 100,000+ assets, $connections conns" "$(load "$base/assets?limit=50")"
+row "GET /assets?limit=50&state=RECEIVED (sparse state), $connections conns" "$(load "$base/assets?limit=50&state=RECEIVED")"
+
+# Embedded S3 throughput, and the server's peak RSS during each transfer.
+for size in 1 64 1024; do
+  head -c "$((size * 1024 * 1024))" /dev/urandom >"$work/blob"
+  created="$(curl -sS -X POST "$base/assets")"
+  id="$(json id <<<"$created")"
+  before=$(status_kib "$pid" VmRSS)
+  echo 5 >"/proc/$pid/clear_refs" # reset the peak (VmHWM) to the current RSS
+  secs=$(curl -sS -f -X PUT --upload-file "$work/blob" -H 'If-None-Match: *' "$(json upload_url <<<"$created")" -o /dev/null -w '%{time_total}')
+  peak=$(status_kib "$pid" VmHWM)
+  row "embedded S3 upload ${size} MiB" "$(awk -v s="$size" -v t="$secs" 'BEGIN { printf "%.0f MB/s", s * 1.048576 / t }'), server RSS $(kib_to_mib "$before") -> peak $(kib_to_mib "$peak")"
+  curl -sS -f -X PUT "$base/assets/$id" -o /dev/null
+  url="$(curl -sS "$base/assets/$id?timeout=600" | json download_url)"
+  echo 5 >"/proc/$pid/clear_refs"
+  secs=$(curl -sS -f "$url" -o /dev/null -w '%{time_total}')
+  row "embedded S3 download ${size} MiB" "$(awk -v s="$size" -v t="$secs" 'BEGIN { printf "%.0f MB/s", s * 1.048576 / t }'), server peak RSS $(kib_to_mib "$(status_kib "$pid" VmHWM)")"
+done
+stop_server
+
+# The same REST mix with DynamoDB's wire protocol (moto) behind it: the backend's share.
+venv="${ASSETS_VENV:-$HOME/.cache/assets-service/venv}"
+moto_port="$(free_port)"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+until python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "http://127.0.0.1:$moto_port/moto-api/" 2>/dev/null; do sleep 0.1; done
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+aws_flags=(--store dynamodb --dynamodb-endpoint "http://127.0.0.1:$moto_port" --dynamodb-table benchassets
+           --objects s3 --s3-endpoint "http://127.0.0.1:$moto_port" --s3-force-path-style true --bucket benchassets)
+"$bin" "${aws_flags[@]}" init-aws >/dev/null 2>&1
+start_server "$work/aws-data" "${aws_flags[@]}"
+id="$(upload_asset "$work/tiny")"
+connections=16
+row "moto: POST /assets, $connections conns" "$(load -s bench/post.lua "$base/assets")"
+row "moto: GET /assets/{id}, $connections conns" "$(load "$base/assets/$id?timeout=60")"
+row "moto: PUT /assets/{id}, $connections conns" "$(load -s bench/put.lua "$base/assets/$id")"
+row "moto: GET /assets?limit=50, $connections conns" "$(load "$base/assets?limit=50")"
