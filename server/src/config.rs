@@ -57,6 +57,23 @@ pub struct Config {
     #[arg(long, env = "ASSETS_EVENTS_TOKEN", hide_env_values = true)]
     pub events_token: Option<String>,
 
+    /// SNS topics whose signed HTTP(S) deliveries `POST /events/s3` accepts (comma-separated ARNs).
+    #[arg(long, env = "ASSETS_SNS_TOPIC_ARNS", value_delimiter = ',')]
+    pub sns_topic_arns: Vec<String>,
+
+    /// Seconds between reconciler sweeps (stale CREATED assets whose object exists become
+    /// RECEIVED; abandoned ones expire); 0 turns the background sweep off.
+    #[arg(long, env = "ASSETS_RECONCILE_INTERVAL", default_value_t = 300)]
+    pub reconcile_interval: u64,
+
+    /// A CREATED asset is stale (worth a HEAD) once it is this many seconds old.
+    #[arg(long, env = "ASSETS_RECONCILE_STALE_AFTER", default_value_t = 60)]
+    pub reconcile_stale_after: u64,
+
+    /// A CREATED asset with no object expires this many seconds after its upload URL did.
+    #[arg(long, env = "ASSETS_ABANDONED_AFTER", default_value_t = 86_400)]
+    pub abandoned_after: u64,
+
     /// Where asset records live: the embedded SQLite file, or DynamoDB.
     #[arg(long, env = "ASSETS_STORE", value_enum, default_value_t = StoreKind::Local)]
     pub store: StoreKind,
@@ -119,6 +136,10 @@ pub enum ObjectsKind {
 pub enum Command {
     /// Serve the dashboard, the REST API and the embedded S3 endpoint (the default).
     Serve,
+    /// Run one reconciler sweep and exit: HEAD stale CREATED assets, mark those whose object
+    /// exists RECEIVED, expire abandoned ones. On the embedded default the server must be
+    /// running (the sweep HEADs its S3 endpoint).
+    Reconcile,
     /// Create the DynamoDB table (key schema, index, TTL) and the S3 bucket with browser CORS
     /// rules, then exit. Existing ones are left as they are.
     InitAws {
@@ -147,6 +168,10 @@ impl Config {
 
     pub fn upload_url_ttl(&self) -> Duration {
         Duration::from_secs(self.upload_url_ttl)
+    }
+
+    pub fn reconcile_interval(&self) -> Option<Duration> {
+        (self.reconcile_interval > 0).then(|| Duration::from_secs(self.reconcile_interval))
     }
 
     pub fn created_ttl(&self) -> Duration {

@@ -5,6 +5,8 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sns::SnsMessage;
+
 /// One S3 event notification record, as S3 sends it (the fields we read or emit).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,19 +90,104 @@ pub struct Delivery {
     pub ignored: usize,
 }
 
-/// Reads a raw S3 notification body (`{"Records":[...]}`) or S3's `s3:TestEvent`.
+/// A delivery to `POST /events/s3`, by envelope.
+#[derive(Debug)]
+pub enum Envelope {
+    /// S3 events: a raw S3 notification, a MinIO webhook, an EventBridge event, a test event.
+    Events(Delivery),
+    /// An SNS message; its signature must be checked before its `Message` is read.
+    Sns(Box<SnsMessage>),
+}
+
+/// Reads any envelope we accept.
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, BadDelivery> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
+    if SnsMessage::looks_like(&value) {
+        let message = serde_json::from_value(value)
+            .map_err(|e| BadDelivery(format!("not an SNS message: {e}")))?;
+        return Ok(Envelope::Sns(Box::new(message)));
+    }
+    events_from_value(value).map(Envelope::Events)
+}
+
+/// Reads S3 events (the body of an SNS notification, or a webhook's): a raw S3 notification
+/// (`{"Records":[...]}`, MinIO's too), an EventBridge event, or S3's `s3:TestEvent`.
 pub fn parse_delivery(body: &[u8]) -> Result<Delivery, BadDelivery> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
+    events_from_value(value)
+}
+
+fn events_from_value(value: serde_json::Value) -> Result<Delivery, BadDelivery> {
     if value.get("Event").and_then(|v| v.as_str()) == Some("s3:TestEvent") {
         return Ok(Delivery {
             events: vec![],
             ignored: 1,
         });
     }
+    if value.get("detail-type").is_some() {
+        let event: EventBridgeEvent = serde_json::from_value(value)
+            .map_err(|e| BadDelivery(format!("not an EventBridge S3 event: {e}")))?;
+        return Ok(event.into_delivery());
+    }
     let notification: S3Notification = serde_json::from_value(value)
         .map_err(|e| BadDelivery(format!("not an S3 event notification: {e}")))?;
     Ok(from_records(notification.records))
+}
+
+/// An S3 event as EventBridge delivers it (an API destination posting to us).
+#[derive(Debug, Deserialize)]
+struct EventBridgeEvent {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
+    detail: EventBridgeDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBridgeDetail {
+    bucket: S3Bucket,
+    object: EventBridgeObject,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBridgeObject {
+    key: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+impl EventBridgeEvent {
+    fn into_delivery(self) -> Delivery {
+        let change = match (self.source.as_str(), self.detail_type.as_str()) {
+            ("aws.s3", "Object Created") => Some(ObjectChange::Created),
+            ("aws.s3", "Object Deleted") => Some(ObjectChange::Removed),
+            _ => None, // restores, tags, ACLs, storage class changes: not content
+        };
+        let Some(change) = change else {
+            return Delivery {
+                events: vec![],
+                ignored: 1,
+            };
+        };
+        let object = self.detail.object;
+        Delivery {
+            events: vec![ObjectEvent {
+                change,
+                bucket: self.detail.bucket.name,
+                key: decode_key(&object.key),
+                size: object.size,
+                etag: object.etag.map(|e| e.trim_matches('"').to_string()),
+                sequencer: object.sequencer,
+            }],
+            ignored: 0,
+        }
+    }
 }
 
 pub fn from_records(records: Vec<S3EventRecord>) -> Delivery {

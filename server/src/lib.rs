@@ -12,6 +12,7 @@ pub mod events;
 pub mod objects;
 pub mod rest;
 pub mod service;
+pub mod sns;
 pub mod store;
 pub mod telemetry;
 
@@ -25,6 +26,7 @@ use crate::config::{Command, Config, ObjectsKind, StoreKind};
 use crate::embedded_s3::{DiskObjects, EmbeddedCredentials};
 use crate::objects::Objects;
 use crate::service::{Policy, Service};
+use crate::sns::{HttpsSns, SnsVerifier};
 use crate::store::AssetStore;
 use crate::store::dynamo::{Capacity, DynamoStore};
 use crate::store::local::LocalStore;
@@ -43,22 +45,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         };
         return init_aws(&config, capacity).await;
     }
+    let (store, objects, embedded) = open_backends(&config).await?;
+    let service = Service::new(store, objects, policy(&config));
+    if let Some(Command::Reconcile) = config.command {
+        let report = service.reconcile().await?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if let Some(interval) = config.reconcile_interval() {
+        tokio::spawn(reconcile_every(service.clone(), interval));
+    }
+    let sns = SnsVerifier::new(config.sns_topic_arns.clone(), Arc::new(HttpsSns::new()?));
+
     let leptos =
         leptos::config::get_configuration(None).context("reading the Leptos configuration")?;
     let options = leptos.leptos_options;
     let listen = config.listen.unwrap_or(options.site_addr);
 
-    let (store, objects, embedded) = open_backends(&config).await?;
-    let policy = Policy {
-        max_upload_bytes: config.max_upload_bytes,
-        upload_url_ttl: config.upload_url_ttl(),
-    };
-    let service = Service::new(store, objects, policy);
-
     let app_listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    let app = rest::router(service.clone(), config.events_token.clone())
+    let app = rest::router(service.clone(), config.events_token.clone(), sns)
         .merge(dashboard::router(service.clone(), options))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     info!(
@@ -99,6 +106,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+fn policy(config: &Config) -> Policy {
+    Policy {
+        max_upload_bytes: config.max_upload_bytes,
+        upload_url_ttl: config.upload_url_ttl(),
+        stale_after: std::time::Duration::from_secs(config.reconcile_stale_after),
+        abandoned_after: std::time::Duration::from_secs(config.abandoned_after),
+    }
+}
+
+/// The background reconciler: a sweep every `interval`; a failed sweep waits for the next.
+async fn reconcile_every(service: Service, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate: let start-up finish first
+    loop {
+        ticks.tick().await;
+        match service.reconcile().await {
+            Ok(report) if report != Default::default() => info!(?report, "reconciler sweep"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "reconciler sweep failed; next one retries"),
+        }
+    }
 }
 
 /// The metadata store and object storage the configuration asks for, plus the embedded

@@ -15,20 +15,23 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use tracing::{error, warn};
 
-use crate::events::parse_delivery;
+use crate::events::{Delivery, Envelope, parse_delivery, parse_envelope};
 use crate::service::{Service, ServiceError};
+use crate::sns::{SnsDelivery, SnsError, SnsVerifier};
 
 #[derive(Clone)]
 struct AppState {
     service: Service,
-    /// When set, `POST /events/s3` requires `Authorization: Bearer <token>`.
+    /// Webhook senders present it as `Authorization: Bearer <token>`; unset, only SNS may post.
     events_token: Option<String>,
+    sns: SnsVerifier,
 }
 
-pub fn router(service: Service, events_token: Option<String>) -> Router {
+pub fn router(service: Service, events_token: Option<String>, sns: SnsVerifier) -> Router {
     let state = AppState {
         service,
         events_token,
+        sns,
     };
     let mut router = Router::new();
     // `/asset` is the original example's path; both answer.
@@ -204,30 +207,67 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// S3 event deliveries. The body is read raw: SNS posts JSON as `text/plain`.
+/// S3 event deliveries. SNS messages prove themselves with their signature; every other sender
+/// (webhook, EventBridge API destination, MinIO) presents the shared token. Nothing changes
+/// before that check. The body is read raw: SNS posts JSON as `text/plain`.
 async fn s3_events(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if let Some(expected) = &app.events_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            warn!("event delivery with a missing or wrong token refused");
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::InvalidInput,
-                "missing or wrong event token",
+    let from_sns = headers.contains_key("x-amz-sns-message-type");
+    if !from_sns {
+        check_token(app.events_token.as_deref(), &headers)?;
+    }
+    let delivery = match parse_envelope(&body).map_err(|e| ApiError::invalid(e.to_string()))? {
+        Envelope::Sns(message) => match app.sns.accept(&message).await {
+            Ok(SnsDelivery::Notification(inner)) => {
+                parse_delivery(inner.as_bytes()).map_err(|e| ApiError::invalid(e.to_string()))?
+            }
+            Ok(SnsDelivery::Subscribed | SnsDelivery::Ignored) => Delivery::default(),
+            Err(SnsError::Rejected(why)) => {
+                warn!(topic_arn = %message.topic_arn, %why, "SNS delivery refused");
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::InvalidInput,
+                    why.to_string(),
+                ));
+            }
+            Err(SnsError::Unavailable(err)) => return Err(ServiceError::Unavailable(err).into()),
+        },
+        Envelope::Events(_) if from_sns => {
+            return Err(ApiError::invalid(
+                "x-amz-sns-message-type is set but the body is not an SNS message",
             ));
         }
-    }
-    let delivery = parse_delivery(&body).map_err(|e| ApiError::invalid(e.to_string()))?;
+        Envelope::Events(delivery) => delivery,
+    };
     let summary = app.service.apply_events(&delivery).await?;
     Ok(Json(summary).into_response())
+}
+
+fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = expected else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InvalidInput,
+            "webhook deliveries are off: set ASSETS_EVENTS_TOKEN (SNS deliveries need ASSETS_SNS_TOPIC_ARNS)",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        warn!("event delivery with a missing or wrong token refused");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidInput,
+            "missing or wrong event token",
+        ));
+    }
+    Ok(())
 }
 
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {

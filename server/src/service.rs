@@ -74,6 +74,18 @@ impl From<StoreError> for ServiceError {
 pub struct Policy {
     pub max_upload_bytes: u64,
     pub upload_url_ttl: Duration,
+    /// A CREATED asset is worth a HEAD by the reconciler once it is this old.
+    pub stale_after: Duration,
+    /// A CREATED asset with no object expires this long after its upload URL did.
+    pub abandoned_after: Duration,
+}
+
+/// What one reconciler sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReconcileReport {
+    pub checked: usize,
+    pub received: usize,
+    pub expired: usize,
 }
 
 /// What a delivery of events did.
@@ -264,7 +276,8 @@ impl Service {
                     .map_err(|why| conflict(current, why))?;
                 Ok(next)
             })
-            .await?;
+            .await?
+            .asset;
         info!(asset_id = %id, state = %asset.state, "asset marked uploaded");
         Ok(asset)
     }
@@ -280,7 +293,8 @@ impl Service {
                     .map_err(|why| conflict(current, why))?;
                 Ok(next)
             })
-            .await?;
+            .await?
+            .asset;
         info!(asset_id = %id, state = %asset.state, "asset soft-deleted");
         Ok(())
     }
@@ -355,10 +369,14 @@ impl Service {
             })
             .await;
         match result {
-            Ok(asset) => {
+            Ok(Transition {
+                asset,
+                written: true,
+            }) => {
                 info!(asset_id = %id, state = %asset.state, size = object.size, "object received");
                 Ok(EventOutcome::Applied)
             }
+            Ok(Transition { written: false, .. }) => Ok(EventOutcome::Skipped), // a duplicate won the race
             Err(ServiceError::Conflict { state, why, .. }) => {
                 info!(asset_id = %id, %state, %why, "created event not applied");
                 Ok(EventOutcome::Skipped)
@@ -399,6 +417,68 @@ impl Service {
         )))
     }
 
+    /// One reconciler sweep over CREATED assets: events get lost, so storage is asked directly.
+    /// An asset whose object exists becomes RECEIVED; one whose upload URL expired more than
+    /// `abandoned_after` ago with no object is removed. Every write is conditional, so a sweep
+    /// racing an event or a client changes nothing twice.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, ServiceError> {
+        let policy = &self.inner.policy;
+        let now = Utc::now();
+        let age = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let (stale_before, abandoned_before) = (
+            now - age(policy.stale_after),
+            now - age(policy.upload_url_ttl) - age(policy.abandoned_after),
+        );
+        let mut report = ReconcileReport::default();
+        let mut after = None;
+        loop {
+            let page = PageRequest {
+                limit: 200,
+                after,
+                filter: StateFilter::Only(AssetState::Created),
+            };
+            let (items, next) = self.store().list(&page).await?;
+            for asset in items.iter().filter(|a| a.created_at <= stale_before) {
+                report.checked += 1;
+                let id = asset.asset_id;
+                match self.head(id).await? {
+                    Some(object) => {
+                        let moved = self
+                            .transition(id, |current| {
+                                let mut next = current.clone();
+                                if current.state == AssetState::Created {
+                                    next.state = AssetState::Received;
+                                    record_object(&mut next, &object);
+                                }
+                                Ok(next)
+                            })
+                            .await;
+                        if matches!(moved, Ok(Transition { written: true, .. })) {
+                            info!(asset_id = %id, "reconciler: object found, asset received");
+                            report.received += 1;
+                        }
+                    }
+                    None if asset.created_at <= abandoned_before => {
+                        match self.store().remove(id, asset.version).await {
+                            Ok(()) => {
+                                info!(asset_id = %id, "reconciler: abandoned upload expired");
+                                report.expired += 1;
+                            }
+                            Err(StoreError::Conflict) => {} // it moved on meanwhile
+                            Err(err) => return Err(err.into()),
+                        }
+                    }
+                    None => {}
+                }
+            }
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+
     /// Whether the metadata store and object storage answer.
     pub async fn ready(&self) -> Result<(), ServiceError> {
         self.store().ping().await?;
@@ -422,17 +502,26 @@ impl Service {
         &self,
         id: AssetId,
         decide: impl Fn(&Asset) -> Result<Asset, ServiceError>,
-    ) -> Result<Asset, ServiceError> {
+    ) -> Result<Transition, ServiceError> {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self.get(id).await?;
             let mut next = decide(&current)?;
             if next == current {
-                return Ok(current); // nothing changes: no write
+                // Nothing changes: no write.
+                return Ok(Transition {
+                    asset: current,
+                    written: false,
+                });
             }
             next.version = current.version + 1;
             next.updated_at = Utc::now();
             match self.store().update(&current, &next).await {
-                Ok(()) => return Ok(next),
+                Ok(()) => {
+                    return Ok(Transition {
+                        asset: next,
+                        written: true,
+                    });
+                }
                 Err(StoreError::Conflict) => continue,
                 Err(err) => return Err(err.into()),
             }
@@ -441,6 +530,12 @@ impl Service {
             "too much contention on asset {id}"
         )))
     }
+}
+
+/// The asset after a transition, and whether this call wrote it (false: it was already so).
+struct Transition {
+    asset: Asset,
+    written: bool,
 }
 
 fn conflict(asset: &Asset, why: Refused) -> ServiceError {

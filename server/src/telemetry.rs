@@ -15,7 +15,8 @@ pub fn init(format: LogFormat) {
         .with_file(true)
         .with_line_number(true)
         .with_thread_ids(true)
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr); // stdout stays free for commands' output (`reconcile`)
     // `try_init`: a second call (tests in one process) keeps the first subscriber.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -26,6 +26,7 @@ async fn post_event(
     let resp = app
         .client
         .post(app.url("/events/s3"))
+        .bearer_auth("test-token")
         .body(event.to_string())
         .send()
         .await

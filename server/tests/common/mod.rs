@@ -55,7 +55,8 @@ impl TestApp {
     /// and bucket, created by the `init-aws` command.
     pub async fn spawn_aws(moto: &Moto) -> Self {
         let name = format!("t{}", uuid::Uuid::new_v4().simple());
-        let flags = moto.flags(&name);
+        let mut flags = moto.flags(&name);
+        flags.extend(["--events-token".to_string(), "test-token".to_string()]);
         let status = Command::new(env!("CARGO_BIN_EXE_server"))
             .envs(Moto::ENV)
             .args(&flags)
