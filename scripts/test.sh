@@ -22,6 +22,8 @@ export LEPTOS_OUTPUT_NAME=assets
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+# The browser-only code (feature `hydrate`) as the wasm build sees it.
+cargo clippy -p app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()

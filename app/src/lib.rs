@@ -2,6 +2,8 @@
 //! and the dashboard (`pages`). Compiled for the server (`ssr`) and for the browser (`hydrate`).
 
 pub mod api;
+#[cfg(feature = "hydrate")]
+mod browser;
 pub mod model;
 pub mod pages;
 
