@@ -84,6 +84,8 @@ row "release wasm (raw / gzip -9 / brotli -q 11)" \
 
 start_server "$work/data"
 row "start-up to first /healthz answer" "$startup_ms ms"
+line="$(cd end2end && node first-load.mjs "$base" 5)"
+row "dashboard ${line%%:*}" "${line#*: }"
 sleep 1
 row "idle RSS" "$(kib_to_mib "$(status_kib "$pid" VmRSS)")"
 

@@ -1,6 +1,9 @@
 //! The shared crate: the domain model (`model`), the server functions and their port (`api`),
 //! and the dashboard (`pages`). Compiled for the server (`ssr`) and for the browser (`hydrate`).
 
+// The dashboard's view types nest deeply; release builds (no `erase_components`) need room.
+#![recursion_limit = "256"]
+
 pub mod api;
 #[cfg(feature = "hydrate")]
 mod browser;

@@ -1,0 +1,27 @@
+// Measures the dashboard's first load in headless Chromium: time to the server-rendered page
+// (DOMContentLoaded) and to hydration (the page's data-hydrated marker). Prints numbers; used by
+// bench/run.sh, not a test.  Usage: node first-load.mjs http://127.0.0.1:3000 [runs]
+import { chromium } from '@playwright/test';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:3000';
+const runs = Number(process.argv[3] ?? 5);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const dom = [];
+const hydrated = [];
+for (let i = 0; i < runs; i++) {
+  const context = await browser.newContext(); // cold cache each run
+  const page = await context.newPage();
+  const started = Date.now();
+  await page.goto(base, { waitUntil: 'domcontentloaded' });
+  dom.push(Date.now() - started);
+  await page.waitForSelector('section.dashboard[data-hydrated="true"]');
+  hydrated.push(Date.now() - started);
+  await context.close();
+}
+await browser.close();
+console.log(`first load, cold cache (median of ${runs}): page ${median(dom)} ms, hydrated ${median(hydrated)} ms`);
