@@ -1,6 +1,6 @@
 //! What only a browser can do: PUT a file straight to object storage with progress, start a
 //! download, copy to the clipboard. Called from event handlers, which run only after hydration;
-//! on the server these are never reached.
+//! the server compiles this module but never reaches it.
 
 use futures::channel::oneshot;
 use wasm_bindgen::JsCast as _;

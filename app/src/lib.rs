@@ -5,7 +5,6 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-#[cfg(feature = "hydrate")]
 mod browser;
 pub mod model;
 pub mod pages;

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use crate::api::{
     ApiError, create_upload, delete_asset, get_download_link, list_assets, mark_uploaded,
 };
+use crate::browser::{self, UploadEnd};
 use crate::model::{
     Asset, AssetId, AssetState, DEFAULT_PAGE_SIZE, ListQuery, NewAsset, human_size,
 };
@@ -246,7 +247,7 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
             match get_download_link(id, Some(page.link_ttl.get_untracked())).await {
                 Ok(link) if copy_only => {
                     let expires = link.expires_at.format("%Y-%m-%d %H:%M:%S UTC");
-                    if copy_to_clipboard(&link.download_url).await {
+                    if browser::copy(&link.download_url).await {
                         page.notice.set(Some(Notice::Info(format!(
                             "Link copied; it expires {expires}."
                         ))));
@@ -256,7 +257,7 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
                         )));
                     }
                 }
-                Ok(link) => start_download(&link.download_url),
+                Ok(link) => browser::download(&link.download_url),
                 Err(err) => page.error("Could not get a download link", &err),
             }
             busy.set(false);
@@ -552,9 +553,9 @@ fn start_upload(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) 
     });
 }
 
-async fn finish_upload(end: UploadOutcome, id: AssetId, item: UploadItem) -> UploadStatus {
+async fn finish_upload(end: UploadEnd, id: AssetId, item: UploadItem) -> UploadStatus {
     match end {
-        UploadOutcome::Stored => {
+        UploadEnd::Stored => {
             item.status.set(UploadStatus::Finishing);
             match mark_uploaded(id).await {
                 Ok(_) => UploadStatus::Done,
@@ -564,7 +565,7 @@ async fn finish_upload(end: UploadOutcome, id: AssetId, item: UploadItem) -> Upl
                 )),
             }
         }
-        UploadOutcome::Refused {
+        UploadEnd::Refused {
             status,
             code,
             message,
@@ -576,38 +577,22 @@ async fn finish_upload(end: UploadOutcome, id: AssetId, item: UploadItem) -> Upl
             "" => format!("Storage refused the upload (HTTP {status})."),
             _ => format!("Storage refused the upload: {message} ({code})."),
         }),
-        UploadOutcome::NetworkError => UploadStatus::Failed(
+        UploadEnd::NetworkError => UploadStatus::Failed(
             "The connection to storage failed; retry when you are back online.".into(),
         ),
-        UploadOutcome::Cancelled => UploadStatus::Cancelled,
+        UploadEnd::Cancelled => UploadStatus::Cancelled,
     }
 }
 
-#[cfg(feature = "hydrate")]
-use crate::browser::UploadEnd as UploadOutcome;
-
-/// On the server nothing uploads: the handlers that call this run only in the browser.
-#[cfg(not(feature = "hydrate"))]
-#[allow(dead_code)]
-enum UploadOutcome {
-    Stored,
-    Refused {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    NetworkError,
-    Cancelled,
-}
-
-#[cfg(feature = "hydrate")]
+/// PUTs the file to storage, reporting progress into the item and keeping the request so the
+/// Cancel button can abort it.
 async fn put_file(
     url: &str,
     headers: &[(String, String)],
     file: &web_sys::File,
     item: UploadItem,
-) -> UploadOutcome {
-    crate::browser::upload(
+) -> UploadEnd {
+    browser::upload(
         url,
         headers,
         file,
@@ -620,32 +605,4 @@ async fn put_file(
         move |request| item.request.set_value(Some(request)),
     )
     .await
-}
-
-#[cfg(not(feature = "hydrate"))]
-async fn put_file(
-    _: &str,
-    _: &[(String, String)],
-    _: &web_sys::File,
-    _: UploadItem,
-) -> UploadOutcome {
-    UploadOutcome::NetworkError
-}
-
-#[cfg(feature = "hydrate")]
-fn start_download(url: &str) {
-    crate::browser::download(url);
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn start_download(_: &str) {}
-
-#[cfg(feature = "hydrate")]
-async fn copy_to_clipboard(text: &str) -> bool {
-    crate::browser::copy(text).await
-}
-
-#[cfg(not(feature = "hydrate"))]
-async fn copy_to_clipboard(_: &str) -> bool {
-    false
 }

@@ -433,13 +433,7 @@ impl AssetStore for DynamoStore {
                 _ => break,
             }
         }
-        let next = if items.len() > page.limit as usize {
-            items.truncate(page.limit as usize);
-            items.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok((items, next))
+        Ok(page.cut(items))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -267,14 +267,7 @@ impl AssetStore for LocalStore {
                 )
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(unavailable)?;
-            let mut items = rows;
-            let next = if items.len() > page.limit as usize {
-                items.truncate(page.limit as usize);
-                items.last().map(Cursor::after)
-            } else {
-                None
-            };
-            Ok((items, next))
+            Ok(page.cut(rows))
         })
         .await
     }

@@ -34,6 +34,19 @@ pub struct PageRequest {
     pub filter: StateFilter,
 }
 
+impl PageRequest {
+    /// Stores fetch `limit + 1` rows: the extra one says a next page exists. Cuts them to one
+    /// page and the cursor after its last item.
+    pub fn cut(&self, mut rows: Vec<Asset>) -> (Vec<Asset>, Option<Cursor>) {
+        if rows.len() <= self.limit as usize {
+            return (rows, None);
+        }
+        rows.truncate(self.limit as usize);
+        let next = rows.last().map(Cursor::after);
+        (rows, next)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateFilter {
     /// Every state but DELETED.
