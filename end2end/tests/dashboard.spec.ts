@@ -37,3 +37,19 @@ test('the page hydrates and Refresh loads new assets without a reload', async ({
 
   await page.screenshot({ path: 'artifacts/dashboard.png', fullPage: true });
 });
+
+test('the dashboard reads on a phone-width screen', async ({ browser, request }) => {
+  const created = await request.post('/assets', { data: { filename: 'phone-width-check.txt' } });
+  expect(created.status()).toBe(201);
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.locator('section.dashboard')).toHaveAttribute('data-hydrated', 'true');
+  await expect(page.locator('tr', { hasText: 'phone-width-check.txt' })).toBeVisible();
+  // Nothing is wider than the screen: no sideways scrolling.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await expect(page.getByLabel('Choose files to upload')).toBeVisible();
+  await page.screenshot({ path: 'artifacts/dashboard-phone.png', fullPage: true });
+  await context.close();
+});

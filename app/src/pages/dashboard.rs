@@ -284,14 +284,17 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
             <td>
                 <span class=format!("badge badge-{}", state.to_lowercase())>{state}</span>
             </td>
-            <td>{asset.size.map(human_size).unwrap_or_default()}</td>
-            <td>{asset.content_type.clone().unwrap_or_default()}</td>
-            <td>
+            // Labelled only when there is a value: on a phone, empty cells then take no room.
+            <td data-label=asset.size.map(|_| "Size")>{asset.size.map(human_size).unwrap_or_default()}</td>
+            <td data-label=asset.content_type.as_ref().map(|_| "Type")>
+                {asset.content_type.clone().unwrap_or_default()}
+            </td>
+            <td data-label="Created">
                 <time datetime=asset.created_at.to_rfc3339()>
                     {asset.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
                 </time>
             </td>
-            <td>
+            <td data-label="Updated">
                 <time datetime=asset.updated_at.to_rfc3339()>
                     {asset.updated_at.format("%Y-%m-%d %H:%M:%S").to_string()}
                 </time>
