@@ -132,17 +132,9 @@ async fn listing_pages_through_the_dynamodb_index() {
         ids.push(app.create(None).await["id"].as_str().unwrap().to_string());
     }
     let mut seen = Vec::new();
-    let mut url = app.url("/assets?limit=5");
+    let mut path = "/assets?limit=5".to_string();
     loop {
-        let page: Value = app
-            .client
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.get_json(&path).await;
         seen.extend(
             page["items"]
                 .as_array()
@@ -151,7 +143,7 @@ async fn listing_pages_through_the_dynamodb_index() {
                 .map(|a| a["asset_id"].as_str().unwrap().to_string()),
         );
         match page["next_cursor"].as_str() {
-            Some(cursor) => url = app.url(&format!("/assets?limit=5&cursor={cursor}")),
+            Some(cursor) => path = format!("/assets?limit=5&cursor={cursor}"),
             None => break,
         }
     }

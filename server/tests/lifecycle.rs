@@ -300,19 +300,11 @@ async fn listing_pages_cover_every_asset_once_newest_first() {
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut url = app.url("/assets?limit=10");
+        let mut path = "/assets?limit=10".to_string();
         if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={c}"));
+            path.push_str(&format!("&cursor={c}"));
         }
-        let page: Value = app
-            .client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = app.get_json(&path).await;
         pages += 1;
         seen.extend(
             page["items"]

@@ -163,6 +163,23 @@ fn unavailable<E: std::error::Error + Send + Sync + 'static>(err: E) -> StoreErr
     StoreError::Unavailable(err.into())
 }
 
+/// A conditional write's outcome: a failed condition becomes `refused`, anything else failing
+/// is the backend's trouble.
+fn conditional<O, E, R>(
+    result: Result<O, SdkError<E, R>>,
+    refused: StoreError,
+) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_condition_failure(&err) => Err(refused),
+        Err(err) => Err(unavailable(err)),
+    }
+}
+
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
@@ -263,11 +280,7 @@ impl AssetStore for DynamoStore {
             .condition_expression("attribute_not_exists(asset_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(StoreError::AlreadyExists),
-            Err(err) => Err(unavailable(err)),
-        }
+        conditional(result, StoreError::AlreadyExists)
     }
 
     async fn get(&self, id: AssetId) -> Result<Option<Asset>, StoreError> {
@@ -346,11 +359,7 @@ impl AssetStore for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
-        }
+        conditional(result, StoreError::Conflict)
     }
 
     async fn remove(&self, id: AssetId, expected_version: u64) -> Result<(), StoreError> {
@@ -364,11 +373,7 @@ impl AssetStore for DynamoStore {
             .expression_attribute_values(":expected_version", n(expected_version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failure(&err) => Err(StoreError::Conflict),
-            Err(err) => Err(unavailable(err)),
-        }
+        conditional(result, StoreError::Conflict)
     }
 
     async fn list(&self, page: &PageRequest) -> Result<(Vec<Asset>, Option<Cursor>), StoreError> {
