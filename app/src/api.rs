@@ -5,35 +5,29 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
-use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Asset, AssetId, AssetPage, CreatedAsset, DownloadLink, ErrorCode, ListQuery, NewAsset,
+    Asset, AssetId, AssetPage, CreatedAsset, DownloadLink, ErrorBody, ErrorCode, ListQuery,
+    NewAsset, UrlLifetime,
 };
 
-/// An error the dashboard can show: what went wrong, in words, and its code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{message}")]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl FromServerFnError for ApiError {
+/// Server functions fail with the REST API's own error body; the server sets the matching
+/// HTTP status.
+impl FromServerFnError for ErrorBody {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        // Transport or (de)serialization failures: the server could not be reached or understood.
-        ApiError::new(ErrorCode::Unavailable, value.to_string())
+        let code = match &value {
+            // The arguments could not be read: the caller's mistake.
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => ErrorCode::InvalidInput,
+            ServerFnErrorErr::UnsupportedRequestMethod(_) => ErrorCode::MethodNotAllowed,
+            ServerFnErrorErr::Registration(_) => ErrorCode::NotFound,
+            // Transport failures: the server could not be reached or understood.
+            _ => ErrorCode::Unavailable,
+        };
+        ErrorBody::new(code, value.to_string())
     }
 }
 
@@ -41,50 +35,50 @@ impl FromServerFnError for ApiError {
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
 pub trait AssetPort: Send + Sync + 'static {
-    async fn create(&self, new: NewAsset) -> Result<CreatedAsset, ApiError>;
-    async fn list(&self, query: ListQuery) -> Result<AssetPage, ApiError>;
+    async fn create(&self, new: NewAsset) -> Result<CreatedAsset, ErrorBody>;
+    async fn list(&self, query: ListQuery) -> Result<AssetPage, ErrorBody>;
     async fn download_link(
         &self,
         id: AssetId,
-        ttl_secs: Option<u64>,
-    ) -> Result<DownloadLink, ApiError>;
-    async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ApiError>;
-    async fn delete(&self, id: AssetId) -> Result<(), ApiError>;
+        lifetime: Option<UrlLifetime>,
+    ) -> Result<DownloadLink, ErrorBody>;
+    async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ErrorBody>;
+    async fn delete(&self, id: AssetId) -> Result<(), ErrorBody>;
 }
 
 #[cfg(feature = "ssr")]
 pub type SharedPort = std::sync::Arc<dyn AssetPort>;
 
 #[cfg(feature = "ssr")]
-fn port() -> Result<SharedPort, ApiError> {
+fn port() -> Result<SharedPort, ErrorBody> {
     use_context::<SharedPort>()
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "asset service is not configured"))
+        .ok_or_else(|| ErrorBody::new(ErrorCode::Unavailable, "asset service is not configured"))
 }
 
 #[server(input = Json)]
-pub async fn list_assets(query: ListQuery) -> Result<AssetPage, ApiError> {
+pub async fn list_assets(query: ListQuery) -> Result<AssetPage, ErrorBody> {
     port()?.list(query).await
 }
 
 #[server(input = Json)]
-pub async fn create_upload(new: NewAsset) -> Result<CreatedAsset, ApiError> {
+pub async fn create_upload(new: NewAsset) -> Result<CreatedAsset, ErrorBody> {
     port()?.create(new).await
 }
 
 #[server(input = Json)]
-pub async fn mark_uploaded(id: AssetId) -> Result<Asset, ApiError> {
+pub async fn mark_uploaded(id: AssetId) -> Result<Asset, ErrorBody> {
     port()?.mark_uploaded(id).await
 }
 
 #[server(input = Json)]
 pub async fn get_download_link(
     id: AssetId,
-    ttl_secs: Option<u64>,
-) -> Result<DownloadLink, ApiError> {
-    port()?.download_link(id, ttl_secs).await
+    lifetime: Option<UrlLifetime>,
+) -> Result<DownloadLink, ErrorBody> {
+    port()?.download_link(id, lifetime).await
 }
 
 #[server(input = Json)]
-pub async fn delete_asset(id: AssetId) -> Result<(), ApiError> {
+pub async fn delete_asset(id: AssetId) -> Result<(), ErrorBody> {
     port()?.delete(id).await
 }

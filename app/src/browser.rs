@@ -2,6 +2,8 @@
 //! download, copy to the clipboard. Called from event handlers, which run only after hydration;
 //! the server compiles this module but never reaches it.
 
+use std::collections::BTreeMap;
+
 use futures::channel::oneshot;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::Closure;
@@ -26,7 +28,7 @@ pub enum UploadEnd {
 /// `(bytes sent, total)` to `on_progress`. `started` receives the request, so it can be aborted.
 pub async fn upload(
     url: &str,
-    headers: &[(String, String)],
+    headers: &BTreeMap<String, String>,
     file: &File,
     on_progress: impl Fn(f64, f64) + 'static,
     started: impl FnOnce(XmlHttpRequest),

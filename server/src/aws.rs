@@ -34,3 +34,26 @@ pub async fn sdk_config(region: Option<&str>) -> SdkConfig {
     }
     loader.load().await
 }
+
+/// The region the embedded S3 endpoint and its clients sign for.
+pub const EMBEDDED_REGION: &str = "us-east-1";
+
+/// An S3 client from the shared SDK settings; `endpoint` overrides Amazon S3 (MinIO, R2, a
+/// local server), which usually wants path-style addressing.
+pub fn s3_client(sdk: &SdkConfig, endpoint: Option<&str>, path_style: bool) -> aws_sdk_s3::Client {
+    let mut config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
+/// A DynamoDB client from the shared SDK settings; `endpoint` overrides AWS (a local
+/// DynamoDB-protocol server).
+pub fn dynamodb_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}

@@ -5,7 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use app::model::UrlLifetime;
+use chrono::TimeDelta;
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// The longest age setting accepted (ten years): every age converts to a time span without
+/// overflow, so none can silently turn into "now" or "never".
+const MAX_AGE_SECS: u64 = 10 * 365 * 86_400;
 
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -14,7 +20,8 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Asset service: presigned uploads and downloads with a lifecycle"
 )]
 pub struct Config {
-    /// Address the dashboard and REST API listen on (default: LEPTOS_SITE_ADDR, else 127.0.0.1:3000).
+    /// Address the dashboard and REST API listen on (default: LEPTOS_SITE_ADDR, else
+    /// 127.0.0.1:3000); port 0 picks a free port (the log says which).
     #[arg(long, env = "ASSETS_LISTEN")]
     pub listen: Option<SocketAddr>,
 
@@ -22,12 +29,12 @@ pub struct Config {
     #[arg(long, env = "ASSETS_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Address the embedded S3-compatible endpoint listens on.
+    /// Address the embedded S3-compatible endpoint listens on; port 0 picks a free port.
     #[arg(long, env = "ASSETS_S3_LISTEN", default_value = "127.0.0.1:9000")]
     pub s3_listen: SocketAddr,
 
     /// URL clients reach the embedded S3 endpoint at (set it when behind a proxy);
-    /// default: http://<s3-listen>.
+    /// default: http://<the address the endpoint is bound to>.
     #[arg(long, env = "ASSETS_S3_PUBLIC_URL")]
     pub s3_public_url: Option<String>,
 
@@ -67,11 +74,13 @@ pub struct Config {
     pub reconcile_interval: u64,
 
     /// A CREATED asset is stale (worth a HEAD) once it is this many seconds old.
-    #[arg(long, env = "ASSETS_RECONCILE_STALE_AFTER", default_value_t = 60)]
+    #[arg(long, env = "ASSETS_RECONCILE_STALE_AFTER", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_AGE_SECS))]
     pub reconcile_stale_after: u64,
 
     /// A CREATED asset with no object expires this many seconds after its upload URL did.
-    #[arg(long, env = "ASSETS_ABANDONED_AFTER", default_value_t = 86_400)]
+    #[arg(long, env = "ASSETS_ABANDONED_AFTER", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_AGE_SECS))]
     pub abandoned_after: u64,
 
     /// Where asset records live: the embedded SQLite file, or DynamoDB.
@@ -104,7 +113,8 @@ pub struct Config {
 
     /// Seconds a `CREATED` record without an upload lives before DynamoDB's TTL may expire it;
     /// default: the upload URL lifetime plus one day.
-    #[arg(long, env = "ASSETS_CREATED_TTL")]
+    #[arg(long, env = "ASSETS_CREATED_TTL",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_AGE_SECS))]
     pub created_ttl: Option<u64>,
 
     /// Origins allowed to PUT/GET objects from a browser (bucket CORS set by `init-aws`).
@@ -159,22 +169,30 @@ pub enum LogFormat {
 }
 
 impl Config {
-    pub fn s3_public_url(&self) -> String {
-        match &self.s3_public_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("http://{}", self.s3_listen),
-        }
-    }
-
-    pub fn upload_url_ttl(&self) -> Duration {
-        Duration::from_secs(self.upload_url_ttl)
+    pub fn upload_url_ttl(&self) -> UrlLifetime {
+        // clap already checked the range; the fallback is unreachable.
+        UrlLifetime::from_secs(self.upload_url_ttl).unwrap_or(UrlLifetime::MAX)
     }
 
     pub fn reconcile_interval(&self) -> Option<Duration> {
         (self.reconcile_interval > 0).then(|| Duration::from_secs(self.reconcile_interval))
     }
 
-    pub fn created_ttl(&self) -> Duration {
-        Duration::from_secs(self.created_ttl.unwrap_or(self.upload_url_ttl + 86_400))
+    pub fn reconcile_stale_after(&self) -> TimeDelta {
+        age(self.reconcile_stale_after)
     }
+
+    pub fn abandoned_after(&self) -> TimeDelta {
+        age(self.abandoned_after)
+    }
+
+    /// How long a `CREATED` record may live in DynamoDB before its TTL expires it.
+    pub fn created_ttl(&self) -> TimeDelta {
+        age(self.created_ttl.unwrap_or(self.upload_url_ttl + 86_400))
+    }
+}
+
+/// Seconds as a time span; clap bounds every age to `MAX_AGE_SECS`, far inside `TimeDelta`.
+fn age(secs: u64) -> TimeDelta {
+    TimeDelta::seconds(secs.min(MAX_AGE_SECS) as i64)
 }

@@ -7,7 +7,7 @@ use server::config::Config;
 async fn main() -> ExitCode {
     let config = Config::parse();
     server::telemetry::init(config.log_format);
-    match server::run(config).await {
+    match server::startup::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "server failed");

@@ -3,15 +3,16 @@
 //! Every action goes through a server function to the same service as the REST API; file
 //! bytes go from the browser straight to object storage.
 
+use std::collections::BTreeMap;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{
-    ApiError, create_upload, delete_asset, get_download_link, list_assets, mark_uploaded,
-};
+use crate::api::{create_upload, delete_asset, get_download_link, list_assets, mark_uploaded};
 use crate::browser::{self, UploadEnd};
 use crate::model::{
-    Asset, AssetId, AssetState, DEFAULT_PAGE_SIZE, ListQuery, NewAsset, human_size,
+    Action, Asset, AssetId, AssetState, DEFAULT_PAGE_SIZE, ErrorBody, ListQuery, NewAsset,
+    UrlLifetime, human_size,
 };
 
 /// Download link lifetimes offered (seconds, label).
@@ -41,9 +42,11 @@ impl Page {
     fn refresh(&self) {
         self.refreshes.update(|n| *n += 1);
     }
-    fn error(&self, context: &str, err: &ApiError) {
-        self.notice
-            .set(Some(Notice::Error(format!("{context}: {}", err.message))));
+    fn error(&self, context: &str, err: &ErrorBody) {
+        self.notice.set(Some(Notice::Error(format!(
+            "{context}: {}",
+            err.error_message
+        ))));
     }
 }
 
@@ -192,7 +195,7 @@ pub fn Dashboard() -> impl IntoView {
                             Err(err) => {
                                 view! {
                                     <p class="error" role="alert">
-                                        {format!("Could not load assets: {}", err.message)}
+                                        {format!("Could not load assets: {}", err.error_message)}
                                     </p>
                                 }
                                     .into_any()
@@ -233,8 +236,8 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
     let state = asset.state.as_str();
     let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
-    let downloadable = asset.state == AssetState::Uploaded;
-    let deletable = asset.state != AssetState::Deleted;
+    let downloadable = asset.state.allows(Action::Download);
+    let deletable = asset.state.changes_with(Action::SoftDelete);
     // Stored so the `Show` branches, which may render many times, can read them.
     let download_label = StoredValue::new(format!("Download {name}"));
     let copy_label = StoredValue::new(format!("Copy download link for {name}"));
@@ -244,7 +247,12 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
     let download = move |copy_only: bool| {
         busy.set(true);
         spawn_local(async move {
-            match get_download_link(id, Some(page.link_ttl.get_untracked())).await {
+            match get_download_link(
+                id,
+                UrlLifetime::from_secs(page.link_ttl.get_untracked()).ok(),
+            )
+            .await
+            {
                 Ok(link) if copy_only => {
                     let expires = link.expires_at.format("%Y-%m-%d %H:%M:%S UTC");
                     if browser::copy(&link.download_url).await {
@@ -542,7 +550,7 @@ fn start_upload(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) 
             ..Default::default()
         };
         let status = match create_upload(new).await {
-            Err(err) => UploadStatus::Failed(format!("Refused: {}", err.message)),
+            Err(err) => UploadStatus::Failed(format!("Refused: {}", err.error_message)),
             Ok(created) => {
                 item.status.set(UploadStatus::Uploading);
                 page.refresh();
@@ -564,7 +572,7 @@ async fn finish_upload(end: UploadEnd, id: AssetId, item: UploadItem) -> UploadS
                 Ok(_) => UploadStatus::Done,
                 Err(err) => UploadStatus::Failed(format!(
                     "Stored, but not marked uploaded: {}",
-                    err.message
+                    err.error_message
                 )),
             }
         }
@@ -591,7 +599,7 @@ async fn finish_upload(end: UploadEnd, id: AssetId, item: UploadItem) -> UploadS
 /// Cancel button can abort it.
 async fn put_file(
     url: &str,
-    headers: &[(String, String)],
+    headers: &BTreeMap<String, String>,
     file: &web_sys::File,
     item: UploadItem,
 ) -> UploadEnd {

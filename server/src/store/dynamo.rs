@@ -5,19 +5,13 @@
 //! and reads hide rows whose TTL passed but that DynamoDB has not deleted yet.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use app::model::{Asset, AssetId, AssetState, Checksum};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
-};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{AssetStore, Cursor, PageRequest, StateFilter, StoreError};
 
@@ -26,26 +20,18 @@ pub const INDEX: &str = "by_created";
 /// Every asset shares this GSI partition, so one `Query` walks them all in creation order.
 const OWNER: &str = "assets";
 /// The TTL attribute (epoch seconds), present only while an asset is `CREATED`.
-const EXPIRES: &str = "expires_at";
+pub const EXPIRES: &str = "expires_at";
 
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     /// How long a `CREATED` record lives without an upload before DynamoDB may expire it.
-    created_ttl: Duration,
-}
-
-/// Table capacity for `create_table`: on-demand, or provisioned like the original's
-/// `ReadCapacityUnits`/`WriteCapacityUnits`.
-#[derive(Clone, Copy, Debug)]
-pub enum Capacity {
-    OnDemand,
-    Provisioned { read: i64, write: i64 },
+    created_ttl: TimeDelta,
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: &str, created_ttl: Duration) -> Self {
+    pub fn new(client: Client, table: &str, created_ttl: TimeDelta) -> Self {
         Self {
             client,
             table: table.to_string(),
@@ -53,96 +39,8 @@ impl DynamoStore {
         }
     }
 
-    /// Creates the table, its index and its TTL setting, and waits until it is active.
-    /// An existing table is left as it is.
-    pub async fn create_table(&self, capacity: Capacity) -> anyhow::Result<()> {
-        let attr = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-        };
-        let throughput = match capacity {
-            Capacity::OnDemand => None,
-            Capacity::Provisioned { read, write } => Some(
-                ProvisionedThroughput::builder()
-                    .read_capacity_units(read)
-                    .write_capacity_units(write)
-                    .build()?,
-            ),
-        };
-        let mut index = GlobalSecondaryIndex::builder()
-            .index_name(INDEX)
-            .key_schema(key("owner", KeyType::Hash)?)
-            .key_schema(key("created_sort", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            );
-        if let Some(t) = &throughput {
-            index = index.provisioned_throughput(t.clone());
-        }
-        let mut request = self
-            .client
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(attr("asset_id")?)
-            .attribute_definitions(attr("owner")?)
-            .attribute_definitions(attr("created_sort")?)
-            .key_schema(key("asset_id", KeyType::Hash)?)
-            .global_secondary_indexes(index.build()?);
-        request = match throughput {
-            None => request.billing_mode(BillingMode::PayPerRequest),
-            Some(t) => request
-                .billing_mode(BillingMode::Provisioned)
-                .provisioned_throughput(t),
-        };
-        match request.send().await {
-            Ok(_) => {}
-            Err(SdkError::ServiceError(e)) if e.err().is_resource_in_use_exception() => {
-                tracing::info!(table = %self.table, "table exists; left as it is");
-                return Ok(());
-            }
-            Err(err) => return Err(anyhow::Error::new(err).context("creating the table")),
-        }
-        for _ in 0..120 {
-            let described = self
-                .client
-                .describe_table()
-                .table_name(&self.table)
-                .send()
-                .await?;
-            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        self.client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(EXPIRES)
-                    .build()?,
-            )
-            .send()
-            .await
-            .context("enabling TTL")?;
-        tracing::info!(table = %self.table, "table created");
-        Ok(())
-    }
-
     fn expires_at(&self, asset: &Asset) -> i64 {
-        (asset.created_at + chrono::Duration::from_std(self.created_ttl).unwrap_or_default())
-            .timestamp()
+        (asset.created_at + self.created_ttl).timestamp()
     }
 }
 
@@ -256,7 +154,11 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Asset, StoreError
         etag: text("etag"),
         version: number("version").ok_or_else(|| bad("version"))? as u64,
         sequencer: text("sequencer"),
-        checksum: text("checksum").and_then(|c| Checksum::from_tagged(&c)),
+        // A corrupt checksum is an error, never "none": that would skip verification.
+        checksum: text("checksum")
+            .map(|c| Checksum::from_tagged(&c))
+            .transpose()
+            .map_err(|e| bad(&format!("checksum: {e}")))?,
     })
 }
 

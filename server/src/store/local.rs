@@ -143,9 +143,12 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
         etag: row.get(7)?,
         version: row.get::<_, i64>(8)? as u64,
         sequencer: row.get(9)?,
+        // A corrupt checksum is an error, never "none": that would skip verification.
         checksum: row
             .get::<_, Option<String>>(10)?
-            .and_then(|c| Checksum::from_tagged(&c)),
+            .map(|c| Checksum::from_tagged(&c))
+            .transpose()
+            .map_err(|e| bad(10, &e.message))?,
     })
 }
 

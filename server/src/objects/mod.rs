@@ -1,13 +1,18 @@
-//! Object storage through `aws-sdk-s3`: presigned PUT/GET URLs, HEAD and DELETE. The same code
-//! talks to the embedded endpoint and to any S3 API; only the endpoint and credentials differ.
+//! Object storage through `aws-sdk-s3`: presigned PUT/GET URLs and HEAD. The same code talks to
+//! the embedded endpoint and to any S3 API; only the endpoint and credentials differ.
 
+mod disposition;
+
+pub use disposition::attachment_disposition;
+
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
 
 use anyhow::Context as _;
-use app::model::{AssetId, Checksum, ChecksumAlgorithm, MAX_URL_TTL_SECS};
+use app::model::{AssetId, Checksum, ChecksumAlgorithm, UrlLifetime};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -29,7 +34,8 @@ pub fn id_from_key(key: &str) -> Option<AssetId> {
 #[derive(Clone, Debug)]
 pub struct Presigned {
     pub url: String,
-    pub headers: Vec<(String, String)>,
+    /// Lowercase names to values.
+    pub headers: BTreeMap<String, String>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -92,16 +98,13 @@ impl SigningCredentials {
     }
 }
 
-/// The URL lifetime: as asked, within 1 s..7 days and before the signing credentials expire.
+/// The URL lifetime: as asked, but never past the moment the signing credentials expire.
 fn bounded_ttl(
-    ttl: Duration,
+    lifetime: UrlLifetime,
     credentials_expiry: Option<SystemTime>,
     now: SystemTime,
 ) -> anyhow::Result<Duration> {
-    let mut ttl = ttl.clamp(
-        Duration::from_secs(1),
-        Duration::from_secs(MAX_URL_TTL_SECS),
-    );
+    let mut ttl = lifetime.duration();
     if let Some(expiry) = credentials_expiry {
         let left = expiry.duration_since(now).unwrap_or_default();
         anyhow::ensure!(
@@ -128,7 +131,7 @@ impl Objects {
                 .behavior_version(BehaviorVersion::latest())
                 .timeout_config(crate::aws::timeouts())
                 .retry_config(crate::aws::retries())
-                .region(Region::new(crate::embedded_s3::REGION))
+                .region(Region::new(crate::aws::EMBEDDED_REGION))
                 .endpoint_url(endpoint)
                 .force_path_style(true)
                 .credentials_provider(Credentials::new(
@@ -153,11 +156,7 @@ impl Objects {
         endpoint: Option<&str>,
         path_style: bool,
     ) -> Self {
-        let mut config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style);
-        if let Some(endpoint) = endpoint {
-            config = config.endpoint_url(endpoint);
-        }
-        let client = aws_sdk_s3::Client::from_conf(config.build());
+        let client = crate::aws::s3_client(sdk, endpoint, path_style);
         Self {
             client: client.clone(),
             presigner: client,
@@ -180,45 +179,6 @@ impl Objects {
         Ok(())
     }
 
-    /// Creates the bucket if needed and sets the CORS rules browsers need to upload and
-    /// download with presigned URLs from the dashboard's origins (ETag exposed).
-    pub async fn create_bucket_with_cors(&self, origins: &[String]) -> anyhow::Result<()> {
-        use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
-        match self
-            .client
-            .create_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-        {
-            Ok(_) => tracing::info!(bucket = %self.bucket, "bucket created"),
-            Err(SdkError::ServiceError(e))
-                if e.err().is_bucket_already_owned_by_you()
-                    || e.err().is_bucket_already_exists() =>
-            {
-                tracing::info!(bucket = %self.bucket, "bucket exists");
-            }
-            Err(err) => return Err(anyhow::Error::new(err).context("creating the bucket")),
-        }
-        let rule = CorsRule::builder()
-            .set_allowed_origins(Some(origins.to_vec()))
-            .allowed_methods("PUT")
-            .allowed_methods("GET")
-            .allowed_methods("HEAD")
-            .allowed_headers("*")
-            .expose_headers("ETag")
-            .max_age_seconds(3600)
-            .build()?;
-        self.client
-            .put_bucket_cors()
-            .bucket(&self.bucket)
-            .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
-            .send()
-            .await
-            .context("setting the bucket's CORS rules")?;
-        Ok(())
-    }
-
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
@@ -227,7 +187,7 @@ impl Objects {
         &self,
         id: AssetId,
         terms: &UploadTerms,
-        ttl: Duration,
+        lifetime: UrlLifetime,
     ) -> anyhow::Result<Presigned> {
         // `If-None-Match: *` is signed in: once the object exists, the URL cannot overwrite it.
         let mut request = self
@@ -255,7 +215,7 @@ impl Objects {
             }) => request = request.content_md5(base64),
             None => {}
         }
-        let (config, expires_at) = self.presigning(ttl).await?;
+        let (config, expires_at) = self.presigning(lifetime).await?;
         let presigned = request
             .presigned(config)
             .await
@@ -268,9 +228,9 @@ impl Objects {
         id: AssetId,
         content_disposition: &str,
         content_type: &str,
-        ttl: Duration,
+        lifetime: UrlLifetime,
     ) -> anyhow::Result<Presigned> {
-        let (config, expires_at) = self.presigning(ttl).await?;
+        let (config, expires_at) = self.presigning(lifetime).await?;
         let presigned = self
             .presigner
             .get_object()
@@ -306,24 +266,16 @@ impl Objects {
             Err(err) => Err(anyhow::Error::new(err).context("HEAD on the object")),
         }
     }
-
-    pub async fn delete(&self, id: AssetId) -> anyhow::Result<()> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key_for(id))
-            .send()
-            .await
-            .context("deleting the object")?;
-        Ok(())
-    }
 }
 
 impl Objects {
     /// Presigning settings and the moment the URL expires, from one clock reading.
-    async fn presigning(&self, ttl: Duration) -> anyhow::Result<(PresigningConfig, DateTime<Utc>)> {
+    async fn presigning(
+        &self,
+        lifetime: UrlLifetime,
+    ) -> anyhow::Result<(PresigningConfig, DateTime<Utc>)> {
         let now = SystemTime::now();
-        let ttl = bounded_ttl(ttl, self.signing.expiry().await?, now)?;
+        let ttl = bounded_ttl(lifetime, self.signing.expiry().await?, now)?;
         let config = PresigningConfig::builder()
             .start_time(now)
             .expires_in(ttl)
@@ -340,7 +292,7 @@ fn finish(
     let headers = presigned
         .headers()
         .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
-        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
         .collect();
     Presigned {
         url: presigned.uri().to_string(),
@@ -349,61 +301,18 @@ fn finish(
     }
 }
 
-/// `Content-Disposition: attachment` for a download, safe for any filename (RFC 6266 / 5987):
-/// an ASCII fallback with quotes, backslashes, controls and path separators replaced, plus the
-/// exact name percent-encoded as UTF-8 in `filename*`.
-pub fn attachment_disposition(filename: &str) -> String {
-    let base = filename.rsplit(['/', '\\']).next().unwrap_or_default();
-    let base = if base.trim().is_empty() {
-        "download"
-    } else {
-        base
-    };
-    let fallback: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(base, RFC5987_ATTR).to_string();
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-}
-
-/// RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"; everything else is percent-encoded.
-const RFC5987_ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn url_lifetimes_stay_within_bounds_and_the_credentials_life() {
+    fn url_lifetimes_end_before_the_signing_credentials_do() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let hour = Duration::from_secs(3600);
-        assert_eq!(bounded_ttl(hour, None, now).unwrap(), hour);
+        let hour = UrlLifetime::from_secs(3600).unwrap();
+        assert_eq!(bounded_ttl(hour, None, now).unwrap(), hour.duration());
         assert_eq!(
-            bounded_ttl(Duration::ZERO, None, now).unwrap(),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            bounded_ttl(hour * 24 * 30, None, now).unwrap(),
-            Duration::from_secs(MAX_URL_TTL_SECS)
+            bounded_ttl(UrlLifetime::MAX, None, now).unwrap(),
+            UrlLifetime::MAX.duration()
         );
         let soon = now + Duration::from_secs(600);
         assert_eq!(
@@ -431,7 +340,11 @@ mod tests {
         let objects = Objects::aws(&sdk, "bucket", None, false);
         let id: AssetId = "1a5ea69a-d30c-11e7-90d0-129b5a655d2d".parse().unwrap();
         let presigned = objects
-            .presign_put(id, &UploadTerms::default(), Duration::from_secs(3600))
+            .presign_put(
+                id,
+                &UploadTerms::default(),
+                UrlLifetime::from_secs(3600).unwrap(),
+            )
             .await
             .unwrap();
         assert!(
@@ -456,33 +369,5 @@ mod tests {
         ] {
             assert_eq!(id_from_key(other), None, "{other}");
         }
-    }
-
-    #[test]
-    fn hostile_filenames_become_safe_attachments() {
-        assert_eq!(
-            attachment_disposition("report.pdf"),
-            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
-        );
-        let hostile = attachment_disposition("../../etc/pa\"ss\r\nX-Evil: 1;.txt");
-        assert!(
-            !hostile.contains('\r') && !hostile.contains('\n'),
-            "{hostile}"
-        );
-        assert!(
-            hostile.starts_with("attachment; filename=\"pa_ss__X-Evil: 1_.txt\""),
-            "{hostile}"
-        );
-        assert!(
-            hostile.ends_with("filename*=UTF-8''pa%22ss%0D%0AX-Evil%3A%201%3B.txt"),
-            "{hostile}"
-        );
-        let unicode = attachment_disposition("résumé 📄.txt");
-        assert!(
-            unicode.contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%F0%9F%93%84.txt"),
-            "{unicode}"
-        );
-        assert!(unicode.is_ascii());
-        assert!(attachment_disposition("a\\b/").contains("filename=\"download\""));
     }
 }

@@ -1,0 +1,79 @@
+//! The domain, in pure code: no I/O, compiles to wasm, tested without a server.
+//! - `lifecycle`: what an asset is, its states, and which moves it may make;
+//! - `upload`: what a client may declare for an upload (validation, checksums, URL lifetimes);
+//! - `wire`: the requests and replies of the REST API and the server functions, errors included.
+
+mod lifecycle;
+mod upload;
+mod wire;
+
+pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
+pub use upload::{
+    Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,
+    validate_filename,
+};
+pub use wire::{
+    AssetPage, CreatedAsset, DEFAULT_PAGE_SIZE, DownloadLink, DownloadParams, ErrorBody, ErrorCode,
+    ListQuery, MAX_PAGE_SIZE, StatusReply,
+};
+
+/// Input that does not pass validation; `too_large` marks a size over the limit (413).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct InvalidInput {
+    pub message: String,
+    pub too_large: bool,
+}
+
+impl InvalidInput {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            too_large: false,
+        }
+    }
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            too_large: true,
+        }
+    }
+}
+
+/// Bytes in human units, for the dashboard (`1.5 MiB`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Keeps echoed user input short in error messages.
+fn shorten(s: &str) -> String {
+    let mut out: String = s.chars().take(64).collect();
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_in_human_units() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

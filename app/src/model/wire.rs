@@ -1,0 +1,105 @@
+//! The requests and replies of the REST API and the server functions. Field names follow the
+//! original example where it had them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Asset, AssetId, AssetState, UrlLifetime};
+
+/// `201` reply to `POST /assets`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedAsset {
+    pub id: AssetId,
+    pub upload_url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// Headers the client must send with the upload, exactly as listed: lowercase names to
+    /// values, ready for `fetch(url, {method, headers})` or `requests.put(url, headers=...)`.
+    pub upload_headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+    pub asset: Asset,
+}
+
+/// `200` reply to `GET /assets/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownloadLink {
+    pub download_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `202` reply to `PUT /assets/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReply {
+    pub status: AssetState,
+}
+
+/// One page of `GET /assets`, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetPage {
+    pub items: Vec<Asset>,
+    /// Opaque; pass back as `?cursor=` for the next page. Absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// What to list: `GET /assets?limit=&cursor=&state=&include_deleted=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub state: Option<AssetState>,
+    /// Include soft-deleted assets when no state is given.
+    #[serde(default)]
+    pub include_deleted: bool,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// `GET /assets/{id}?timeout=SECONDS` (the original's name for the download URL's lifetime).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadParams {
+    #[serde(default)]
+    pub timeout: Option<UrlLifetime>,
+}
+
+/// Machine-readable error codes, the `code` of every JSON error. Each names what went wrong;
+/// the HTTP layer alone picks the status that goes with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    TooLarge,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    RateLimited,
+    Unavailable,
+}
+
+/// The JSON body of every error reply, REST and server functions alike:
+/// `{"error_message": "...", "code": "..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{error_message}")]
+pub struct ErrorBody {
+    pub error_message: String,
+    pub code: ErrorCode,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error_message: message.into(),
+            code,
+        }
+    }
+}

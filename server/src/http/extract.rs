@@ -1,0 +1,41 @@
+//! Extractors whose rejection is the API's own JSON error, so handlers take typed input and a
+//! malformed request never reaches them.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// `Path<T>` with the API's error.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query<T>` with the API's error (use `deny_unknown_fields` on `T`: a misspelt parameter is an
+/// error, not silently ignored).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// A JSON object body; an empty body reads as `T::default()`, as the original example's bare
+/// `POST` has none. Like the original, any content type is read as JSON.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(request, state).await?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&body)
+            .map(Self)
+            .map_err(|err| ApiError::invalid(format!("request body is not a valid request: {err}")))
+    }
+}

@@ -1,0 +1,86 @@
+//! The HTTP edge: everything that speaks HTTP to clients, thin over the service.
+//! - `error`: the one error mapping; `extract`: typed input with the API's errors;
+//! - `assets`: the REST API; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
+//!   server functions.
+
+mod assets;
+mod dashboard;
+mod error;
+mod extract;
+mod notifications;
+
+pub use error::ApiError;
+
+use app::model::ErrorCode;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+
+use crate::notifications::sns::SnsVerifier;
+use crate::service::Service;
+
+/// Longest request target and total header size we read; longer ones get 414 / 431 as JSON.
+const MAX_URI_BYTES: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// What the REST and event handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    /// Webhook senders present it as `Authorization: Bearer <token>`; unset, only SNS may post.
+    pub events_token: Option<String>,
+    pub sns: SnsVerifier,
+}
+
+/// The whole app: REST API, event endpoint, health checks, dashboard.
+pub fn router(state: AppState, options: LeptosOptions) -> Router {
+    let api = Router::new()
+        .merge(assets::routes())
+        .merge(notifications::routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed")
+        });
+    let service = state.service.clone();
+    api.with_state(state)
+        .merge(dashboard::routes(service, options))
+        .layer(axum::middleware::from_fn(request_head_limits))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {
+    app.service.ready().await?;
+    Ok("ready")
+}
+
+/// Refuses oversized request heads with the API's JSON error (hyper's own, larger limits
+/// answer with an empty body).
+async fn request_head_limits(request: Request, next: Next) -> Response {
+    let uri_len = request.uri().to_string().len();
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::rejected(
+            http::StatusCode::URI_TOO_LONG,
+            format!("the request target is {uri_len} bytes; at most {MAX_URI_BYTES} are read"),
+        )
+        .into_response();
+    }
+    let header_len: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_len > MAX_HEADER_BYTES {
+        return ApiError::rejected(
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "the request headers are {header_len} bytes; at most {MAX_HEADER_BYTES} are read"
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

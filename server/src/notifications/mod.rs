@@ -1,0 +1,253 @@
+//! Event notification envelopes -> `ObjectEvent`s: a raw S3 notification, SNS (signature checked
+//! in `sns`), EventBridge, MinIO webhooks, S3's test event. What an event *does* is the
+//! service's business (`Service::apply_object_event`); this module only reads envelopes.
+
+pub mod sns;
+
+use serde::Deserialize;
+
+use crate::events::{ObjectChange, ObjectEvent};
+use sns::SnsMessage;
+
+/// One S3 event notification record, as S3 sends it (the fields we read).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3EventRecord {
+    event_name: String,
+    s3: S3Entity,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct S3Entity {
+    bucket: S3Bucket,
+    object: S3Object,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct S3Bucket {
+    name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct S3Object {
+    /// URL-encoded as in S3's notifications (`+` for a space).
+    key: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(rename = "eTag", default)]
+    e_tag: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct S3Notification {
+    #[serde(rename = "Records")]
+    records: Vec<S3EventRecord>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadDelivery(pub String);
+
+/// A delivery's events, plus how many records were skipped as not about content.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub events: Vec<ObjectEvent>,
+    pub ignored: usize,
+}
+
+/// A delivery to `POST /events/s3`, by envelope.
+#[derive(Debug)]
+pub enum Envelope {
+    /// S3 events: a raw S3 notification, a MinIO webhook, an EventBridge event, a test event.
+    Events(Delivery),
+    /// An SNS message; its signature must be checked before its `Message` is read.
+    Sns(Box<SnsMessage>),
+}
+
+/// Reads any envelope we accept.
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, BadDelivery> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
+    if SnsMessage::looks_like(&value) {
+        let message = serde_json::from_value(value)
+            .map_err(|e| BadDelivery(format!("not an SNS message: {e}")))?;
+        return Ok(Envelope::Sns(Box::new(message)));
+    }
+    events_from_value(value).map(Envelope::Events)
+}
+
+/// Reads S3 events (the body of an SNS notification, or a webhook's): a raw S3 notification
+/// (`{"Records":[...]}`, MinIO's too), an EventBridge event, or S3's `s3:TestEvent`.
+pub fn parse_delivery(body: &[u8]) -> Result<Delivery, BadDelivery> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
+    events_from_value(value)
+}
+
+fn events_from_value(value: serde_json::Value) -> Result<Delivery, BadDelivery> {
+    if value.get("Event").and_then(|v| v.as_str()) == Some("s3:TestEvent") {
+        return Ok(Delivery {
+            events: vec![],
+            ignored: 1,
+        });
+    }
+    if value.get("detail-type").is_some() {
+        let event: EventBridgeEvent = serde_json::from_value(value)
+            .map_err(|e| BadDelivery(format!("not an EventBridge S3 event: {e}")))?;
+        return Ok(event.into_delivery());
+    }
+    let notification: S3Notification = serde_json::from_value(value)
+        .map_err(|e| BadDelivery(format!("not an S3 event notification: {e}")))?;
+    Ok(from_records(notification.records))
+}
+
+/// An S3 event as EventBridge delivers it (an API destination posting to us).
+#[derive(Debug, Deserialize)]
+struct EventBridgeEvent {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    source: String,
+    detail: EventBridgeDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBridgeDetail {
+    bucket: S3Bucket,
+    object: EventBridgeObject,
+}
+
+#[derive(Debug, Deserialize)]
+struct EventBridgeObject {
+    key: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+impl EventBridgeEvent {
+    fn into_delivery(self) -> Delivery {
+        let change = match (self.source.as_str(), self.detail_type.as_str()) {
+            ("aws.s3", "Object Created") => Some(ObjectChange::Created),
+            ("aws.s3", "Object Deleted") => Some(ObjectChange::Removed),
+            _ => None, // restores, tags, ACLs, storage class changes: not content
+        };
+        let Some(change) = change else {
+            return Delivery {
+                events: vec![],
+                ignored: 1,
+            };
+        };
+        let object = self.detail.object;
+        Delivery {
+            events: vec![ObjectEvent {
+                change,
+                bucket: self.detail.bucket.name,
+                key: decode_key(&object.key),
+                size: object.size,
+                etag: object.etag.map(|e| e.trim_matches('"').to_string()),
+                sequencer: object.sequencer,
+            }],
+            ignored: 0,
+        }
+    }
+}
+
+fn from_records(records: Vec<S3EventRecord>) -> Delivery {
+    let mut delivery = Delivery::default();
+    for record in records {
+        match object_event(&record) {
+            Some(event) => delivery.events.push(event),
+            None => delivery.ignored += 1,
+        }
+    }
+    delivery
+}
+
+fn object_event(record: &S3EventRecord) -> Option<ObjectEvent> {
+    let change = ObjectChange::from_event_name(&record.event_name)?;
+    Some(ObjectEvent {
+        change,
+        bucket: record.s3.bucket.name.clone(),
+        key: decode_key(&record.s3.object.key),
+        size: record.s3.object.size,
+        etag: record
+            .s3
+            .object
+            .e_tag
+            .clone()
+            .map(|e| e.trim_matches('"').to_string()),
+        sequencer: record.s3.object.sequencer.clone(),
+    })
+}
+
+/// S3 event keys are form-URL-encoded: `+` is a space, `%XX` a byte (S3 event docs).
+pub fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_notification_yields_every_record() {
+        let body = br#"{"Records":[
+            {"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"assets/a+b%2Fc","size":5,"eTag":"abc","sequencer":"0A"}}},
+            {"eventName":"ObjectTagging:Put","s3":{"bucket":{"name":"b"},"object":{"key":"assets/x"}}},
+            {"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"b"},"object":{"key":"assets/y","sequencer":"0B"}}}
+        ]}"#;
+        let delivery = parse_delivery(body).unwrap();
+        assert_eq!(delivery.ignored, 1);
+        assert_eq!(delivery.events.len(), 2);
+        assert_eq!(delivery.events[0].change, ObjectChange::Created);
+        assert_eq!(delivery.events[0].key, "assets/a b/c");
+        assert_eq!(delivery.events[0].size, Some(5));
+        assert_eq!(delivery.events[1].change, ObjectChange::Removed);
+    }
+
+    #[test]
+    fn test_event_is_accepted_and_ignored() {
+        let delivery =
+            parse_delivery(br#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#)
+                .unwrap();
+        assert!(delivery.events.is_empty());
+        assert!(parse_delivery(b"not json").is_err());
+        assert!(parse_delivery(br#"{"Records":"nope"}"#).is_err());
+    }
+
+    mod properties {
+        use super::*;
+
+        /// The form-URL encoding S3 applies to keys in events (the inverse of `decode_key`).
+        fn encode_key(key: &str) -> String {
+            const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+                .remove(b'-')
+                .remove(b'_')
+                .remove(b'.')
+                .remove(b'*')
+                .remove(b'/')
+                .remove(b' ');
+            percent_encoding::utf8_percent_encode(key, KEEP)
+                .to_string()
+                .replace(' ', "+")
+        }
+
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn keys_round_trip(key in "\\PC{0,40}") {
+                prop_assert_eq!(decode_key(&encode_key(&key)), key);
+            }
+
+        }
+    }
+}

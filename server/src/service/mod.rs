@@ -1,0 +1,388 @@
+//! The one place where the asset lifecycle lives. REST handlers, server functions and the event
+//! endpoint are thin callers of `Service`; it decides with `app::model` and writes through the
+//! store conditionally.
+//! - this file: create, read, list, download, mark uploaded, delete; the conditional-write loop;
+//! - `object_events`: applying what object storage reports, and the embedded endpoint's consumer;
+//! - `reconcile`: the sweep that repairs what lost events left behind.
+
+mod object_events;
+mod reconcile;
+
+pub use object_events::{EventOutcome, EventSummary, apply_object_events};
+pub use reconcile::ReconcileReport;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use app::model::{
+    Action, Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset,
+    DEFAULT_PAGE_SIZE, DownloadLink, InvalidInput, ListQuery, MAX_PAGE_SIZE, NewAsset, Refused,
+    UrlLifetime,
+};
+use chrono::{TimeDelta, Utc};
+use tracing::info;
+
+use crate::objects::{ObjectInfo, Objects, UploadTerms, attachment_disposition};
+use crate::store::{AssetStore, Cursor, PageRequest, StateFilter, StoreError};
+
+/// How often a conditional write is retried after losing a race before giving up.
+const MAX_WRITE_ATTEMPTS: usize = 8;
+
+/// What went wrong, in the domain's words; the HTTP layer picks the status.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("asset {0} not found")]
+    NotFound(AssetId),
+    #[error("asset {id} is {state}: {why}")]
+    Conflict {
+        id: AssetId,
+        state: AssetState,
+        why: Refused,
+    },
+    #[error("{0}")]
+    Invalid(#[from] InvalidInput),
+    #[error("storage unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::BadCursor => {
+                ServiceError::Invalid(InvalidInput::new("cursor is not one this server issued"))
+            }
+            other => ServiceError::Unavailable(other.into()),
+        }
+    }
+}
+
+/// Limits and lifetimes the service enforces.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub max_upload_bytes: u64,
+    pub upload_url_ttl: UrlLifetime,
+    /// A CREATED asset is worth a HEAD by the reconciler once it is this old.
+    pub stale_after: TimeDelta,
+    /// A CREATED asset with no object expires this long after its upload URL did.
+    pub abandoned_after: TimeDelta,
+}
+
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn AssetStore>,
+    objects: Objects,
+    policy: Policy,
+    /// Embedded-endpoint events given up on after every retry failed (the reconciler repairs
+    /// their assets later).
+    events_given_up: AtomicU64,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn AssetStore>, objects: Objects, policy: Policy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                objects,
+                policy,
+                events_given_up: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn store(&self) -> &dyn AssetStore {
+        self.inner.store.as_ref()
+    }
+
+    /// Records a new asset in `CREATED` and hands out its presigned upload URL.
+    pub async fn create(&self, new: NewAsset) -> Result<CreatedAsset, ServiceError> {
+        new.validate(self.inner.policy.max_upload_bytes)?;
+        let now = Utc::now();
+        let id = AssetId::from_uuid(uuid::Uuid::now_v7());
+        let checksum = new.checksum()?;
+        let terms = UploadTerms {
+            content_type: new.content_type.clone(),
+            size: new.size,
+            checksum: checksum.clone(),
+        };
+        let presigned = self
+            .inner
+            .objects
+            .presign_put(id, &terms, self.inner.policy.upload_url_ttl)
+            .await
+            .map_err(ServiceError::Unavailable)?;
+        let asset = Asset {
+            asset_id: id,
+            state: AssetState::Created,
+            created_at: now,
+            updated_at: now,
+            filename: new.filename,
+            content_type: new.content_type,
+            size: new.size,
+            etag: None,
+            checksum,
+            version: 1,
+            sequencer: None,
+        };
+        self.store().insert(&asset).await?;
+        info!(asset_id = %id, state = %asset.state, "asset created");
+        Ok(CreatedAsset {
+            id,
+            upload_url: presigned.url,
+            method: "PUT".into(),
+            upload_headers: presigned.headers,
+            expires_at: presigned.expires_at,
+            asset,
+        })
+    }
+
+    pub async fn get(&self, id: AssetId) -> Result<Asset, ServiceError> {
+        self.store()
+            .get(id)
+            .await?
+            .ok_or(ServiceError::NotFound(id))
+    }
+
+    pub async fn list(&self, query: ListQuery) -> Result<AssetPage, ServiceError> {
+        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(InvalidInput::new(format!("limit must be 1..={MAX_PAGE_SIZE}")).into());
+        }
+        let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let filter = match (query.state, query.include_deleted) {
+            (Some(state), _) => StateFilter::Only(state),
+            (None, true) => StateFilter::All,
+            (None, false) => StateFilter::Live,
+        };
+        let (items, next) = self
+            .store()
+            .list(&PageRequest {
+                limit,
+                after,
+                filter,
+            })
+            .await?;
+        Ok(AssetPage {
+            items,
+            next_cursor: next.map(|c| c.encode()),
+        })
+    }
+
+    /// A presigned download URL, only for assets whose state allows it. The lifetime defaults
+    /// to the original example's 60 seconds.
+    pub async fn download_link(
+        &self,
+        id: AssetId,
+        lifetime: Option<UrlLifetime>,
+    ) -> Result<DownloadLink, ServiceError> {
+        let asset = self.get(id).await?;
+        asset
+            .state
+            .apply(Action::Download)
+            .map_err(|why| conflict(&asset, why))?;
+        let filename = asset.filename.clone().unwrap_or_else(|| id.to_string());
+        let content_type = asset
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream");
+        let presigned = self
+            .inner
+            .objects
+            .presign_get(
+                id,
+                &attachment_disposition(&filename),
+                content_type,
+                lifetime.unwrap_or(UrlLifetime::DEFAULT_DOWNLOAD),
+            )
+            .await
+            .map_err(ServiceError::Unavailable)?;
+        Ok(DownloadLink {
+            download_url: presigned.url,
+            expires_at: presigned.expires_at,
+        })
+    }
+
+    /// Marks an asset `UPLOADED`. Object storage is the source of truth: the object must exist,
+    /// so this works even when the upload's event was lost.
+    pub async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ServiceError> {
+        let asset = self.get(id).await?;
+        if uploaded(&asset)?.state == asset.state {
+            return Ok(asset); // already uploaded: nothing to check or write
+        }
+        let Some(object) = self.head(id).await? else {
+            return Err(conflict(&asset, Refused::NotReceived));
+        };
+        // Storage checked the signed size and checksum on upload; check what it holds again.
+        if !matches_declared(&asset, &object)? {
+            return Err(conflict(&asset, Refused::ContentMismatch));
+        }
+        let asset = self
+            .transition(id, |current| {
+                let mut next = uploaded(current)?;
+                if current.state == AssetState::Created {
+                    record_object(&mut next, &object);
+                }
+                Ok(next)
+            })
+            .await?
+            .asset;
+        info!(asset_id = %id, state = %asset.state, "asset marked uploaded");
+        Ok(asset)
+    }
+
+    /// Soft delete: state `DELETED`, object kept. Repeatable.
+    pub async fn delete(&self, id: AssetId) -> Result<(), ServiceError> {
+        let asset = self
+            .transition(id, |current| {
+                let mut next = current.clone();
+                next.state = current
+                    .state
+                    .apply(Action::SoftDelete)
+                    .map_err(|why| conflict(current, why))?;
+                Ok(next)
+            })
+            .await?
+            .asset;
+        info!(asset_id = %id, state = %asset.state, "asset soft-deleted");
+        Ok(())
+    }
+
+    /// Whether the metadata store and object storage answer.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        self.store().ping().await?;
+        self.inner
+            .objects
+            .ping()
+            .await
+            .map_err(ServiceError::Unavailable)
+    }
+
+    /// Embedded-endpoint events given up on since start-up.
+    pub fn events_given_up(&self) -> u64 {
+        self.inner
+            .events_given_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn head(&self, id: AssetId) -> Result<Option<ObjectInfo>, ServiceError> {
+        self.inner
+            .objects
+            .head(id)
+            .await
+            .map_err(ServiceError::Unavailable)
+    }
+
+    /// Read, decide, write conditionally; on a lost race, read again and decide again.
+    async fn transition(
+        &self,
+        id: AssetId,
+        decide: impl Fn(&Asset) -> Result<Asset, ServiceError>,
+    ) -> Result<Transition, ServiceError> {
+        let decide = &decide;
+        retry_lost_races(id, || async move {
+            let current = self.get(id).await?;
+            let mut next = decide(&current)?;
+            if next == current {
+                // Nothing changes: no write.
+                return Ok(Some(Transition {
+                    asset: current,
+                    written: false,
+                }));
+            }
+            next.version = current.version + 1;
+            next.updated_at = Utc::now();
+            match self.store().update(&current, &next).await {
+                Ok(()) => Ok(Some(Transition {
+                    asset: next,
+                    written: true,
+                })),
+                Err(StoreError::Conflict) => Ok(None),
+                Err(err) => Err(err.into()),
+            }
+        })
+        .await
+    }
+}
+
+/// Runs `attempt` until it no longer loses a race (`Ok(None)` means "lost: the record changed
+/// since it was read"), at most `MAX_WRITE_ATTEMPTS` times.
+async fn retry_lost_races<T, F, Fut>(id: AssetId, mut attempt: F) -> Result<T, ServiceError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ServiceError>>,
+{
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+    }
+    Err(ServiceError::Unavailable(anyhow::anyhow!(
+        "too much contention on asset {id}"
+    )))
+}
+
+/// The asset after a transition, and whether this call wrote it (false: it was already so).
+struct Transition {
+    asset: Asset,
+    written: bool,
+}
+
+fn conflict(asset: &Asset, why: Refused) -> ServiceError {
+    ServiceError::Conflict {
+        id: asset.asset_id,
+        state: asset.state,
+        why,
+    }
+}
+
+/// The asset as `UPLOADED`: its object arrived (if that was not known yet), then the client
+/// confirmed. The model decides both steps.
+fn uploaded(current: &Asset) -> Result<Asset, ServiceError> {
+    let mut next = current.clone();
+    next.state = current
+        .state
+        .apply(Action::ObjectArrived)
+        .and_then(|state| state.apply(Action::MarkUploaded))
+        .map_err(|why| conflict(current, why))?;
+    Ok(next)
+}
+
+fn record_object(asset: &mut Asset, object: &ObjectInfo) {
+    asset.size = Some(object.size);
+    asset.etag = object.etag.clone();
+    if asset.content_type.is_none() {
+        asset.content_type = object.content_type.clone();
+    }
+}
+
+/// Whether the stored object has the size and checksum the client declared (when it did).
+fn matches_declared(asset: &Asset, object: &ObjectInfo) -> Result<bool, ServiceError> {
+    let size_ok = asset.size.is_none_or(|size| size == object.size);
+    let checksum_ok = match &asset.checksum {
+        None => true,
+        Some(Checksum {
+            algorithm: ChecksumAlgorithm::Sha256,
+            base64,
+        }) => object.sha256.as_deref() == Some(base64.as_str()),
+        // A single-part upload's ETag is the hex MD5 of its content.
+        Some(
+            checksum @ Checksum {
+                algorithm: ChecksumAlgorithm::Md5,
+                ..
+            },
+        ) => {
+            let md5 = checksum.bytes().map_err(|err| {
+                ServiceError::Unavailable(anyhow::anyhow!(
+                    "asset {}: stored checksum is corrupt: {err}",
+                    asset.asset_id
+                ))
+            })?;
+            object.etag.as_deref() == Some(hex::encode(md5).as_str())
+        }
+    };
+    Ok(size_ok && checksum_ok)
+}

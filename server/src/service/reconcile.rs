@@ -1,0 +1,93 @@
+//! The reconciler: events get lost, so storage is asked directly. A stale `CREATED` asset whose
+//! object exists becomes `RECEIVED`; one whose upload URL expired more than `abandoned_after`
+//! ago with no object is removed. Every write is conditional, so a sweep racing an event or a
+//! client changes nothing twice.
+
+use app::model::{Action, AssetState};
+use chrono::{TimeDelta, Utc};
+use tracing::info;
+
+use super::{Service, ServiceError, Transition, conflict, record_object};
+use crate::store::{PageRequest, StateFilter, StoreError};
+
+/// What one reconciler sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReconcileReport {
+    pub checked: usize,
+    pub received: usize,
+    pub expired: usize,
+}
+
+impl Service {
+    /// One sweep over `CREATED` assets. A backend failure ends the sweep with an error (the
+    /// next sweep starts over); a lost race just leaves that asset to whoever won.
+    pub async fn reconcile(&self) -> Result<ReconcileReport, ServiceError> {
+        let policy = &self.inner.policy;
+        let now = Utc::now();
+        let before = |age: TimeDelta| {
+            now.checked_sub_signed(age).ok_or_else(|| {
+                ServiceError::Unavailable(anyhow::anyhow!("reconciler age {age} is out of range"))
+            })
+        };
+        let url_ttl = TimeDelta::seconds(policy.upload_url_ttl.secs() as i64);
+        let stale_before = before(policy.stale_after)?;
+        let abandoned_before = before(url_ttl + policy.abandoned_after)?;
+        let mut report = ReconcileReport::default();
+        let mut after = None;
+        loop {
+            let page = PageRequest {
+                limit: 200,
+                after,
+                filter: StateFilter::Only(AssetState::Created),
+            };
+            let (items, next) = self.store().list(&page).await?;
+            for asset in items.iter().filter(|a| a.created_at <= stale_before) {
+                report.checked += 1;
+                let id = asset.asset_id;
+                match self.head(id).await? {
+                    Some(object) => {
+                        let moved = self
+                            .transition(id, |current| {
+                                let mut next = current.clone();
+                                next.state = current
+                                    .state
+                                    .apply(Action::ObjectArrived)
+                                    .map_err(|why| conflict(current, why))?;
+                                if next.state != current.state {
+                                    record_object(&mut next, &object);
+                                }
+                                Ok(next)
+                            })
+                            .await;
+                        match moved {
+                            Ok(Transition { written: true, .. }) => {
+                                info!(asset_id = %id, "reconciler: object found, asset received");
+                                report.received += 1;
+                            }
+                            // Already moved on, deleted meanwhile, or gone: nothing to repair.
+                            Ok(_)
+                            | Err(ServiceError::Conflict { .. } | ServiceError::NotFound(_)) => {}
+                            Err(err) => return Err(err),
+                        }
+                    }
+                    None if asset.created_at <= abandoned_before => {
+                        match self.store().remove(id, asset.version).await {
+                            Ok(()) => {
+                                info!(asset_id = %id, "reconciler: abandoned upload expired");
+                                report.expired += 1;
+                            }
+                            Err(StoreError::Conflict) => {} // it moved on meanwhile
+                            Err(err) => return Err(err.into()),
+                        }
+                    }
+                    None => {}
+                }
+            }
+            match next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+}
