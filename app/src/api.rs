@@ -55,22 +55,23 @@ fn port() -> Result<SharedPort, ErrorBody> {
         .ok_or_else(|| ErrorBody::new(ErrorCode::Unavailable, "asset service is not configured"))
 }
 
-#[server(input = Json)]
+// Each server function answers at a stable path, `/api/<name>`, with JSON in and out.
+#[server(input = Json, endpoint = "list_assets")]
 pub async fn list_assets(query: ListQuery) -> Result<AssetPage, ErrorBody> {
     port()?.list(query).await
 }
 
-#[server(input = Json)]
+#[server(input = Json, endpoint = "create_upload")]
 pub async fn create_upload(new: NewAsset) -> Result<CreatedAsset, ErrorBody> {
     port()?.create(new).await
 }
 
-#[server(input = Json)]
+#[server(input = Json, endpoint = "mark_uploaded")]
 pub async fn mark_uploaded(id: AssetId) -> Result<Asset, ErrorBody> {
     port()?.mark_uploaded(id).await
 }
 
-#[server(input = Json)]
+#[server(input = Json, endpoint = "get_download_link")]
 pub async fn get_download_link(
     id: AssetId,
     lifetime: Option<UrlLifetime>,
@@ -78,7 +79,7 @@ pub async fn get_download_link(
     port()?.download_link(id, lifetime).await
 }
 
-#[server(input = Json)]
+#[server(input = Json, endpoint = "delete_asset")]
 pub async fn delete_asset(id: AssetId) -> Result<(), ErrorBody> {
     port()?.delete(id).await
 }

@@ -11,7 +11,7 @@ use web_sys::{File, ProgressEvent, XmlHttpRequest};
 
 /// How an upload to a presigned URL ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UploadEnd {
+pub(crate) enum UploadEnd {
     Stored,
     /// Storage answered with an error: its HTTP status and S3 `<Code>`/`<Message>`.
     Refused {
@@ -26,7 +26,7 @@ pub enum UploadEnd {
 
 /// PUTs `file` to `url` with `headers` (exactly those the create reply listed), reporting
 /// `(bytes sent, total)` to `on_progress`. `started` receives the request, so it can be aborted.
-pub async fn upload(
+pub(crate) async fn upload(
     url: &str,
     headers: &BTreeMap<String, String>,
     file: &File,
@@ -116,7 +116,7 @@ fn xml_field(body: &str, tag: &str) -> String {
 }
 
 /// Starts downloading `url` (an attachment) without leaving the page.
-pub fn download(url: &str) {
+pub(crate) fn download(url: &str) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
@@ -130,7 +130,7 @@ pub fn download(url: &str) {
 }
 
 /// Copies `text` to the clipboard; false if the browser refused.
-pub async fn copy(text: &str) -> bool {
+pub(crate) async fn copy(text: &str) -> bool {
     let Some(window) = web_sys::window() else {
         return false;
     };

@@ -3,9 +3,11 @@
 //!
 //!     cargo run --release -p server --example presign
 
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use std::time::{Duration, Instant};
 
-use app::model::AssetId;
+use app::model::{AssetId, UrlLifetime};
 use server::objects::{Objects, UploadTerms, attachment_disposition};
 
 const ROUNDS: u32 = 20_000;
@@ -22,7 +24,7 @@ async fn main() {
     let ids: Vec<AssetId> = (0..ROUNDS)
         .map(|_| AssetId::from_uuid(uuid::Uuid::new_v4()))
         .collect();
-    let ttl = Duration::from_secs(3600);
+    let ttl = UrlLifetime::from_secs(3600).unwrap();
     let terms = UploadTerms {
         content_type: Some("image/png".into()),
         size: Some(1024),

@@ -43,6 +43,13 @@ pub struct ObjectEvent {
     pub sequencer: Option<String>,
 }
 
+/// A delivery's events, plus how many records were skipped as not about content.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub events: Vec<ObjectEvent>,
+    pub ignored: usize,
+}
+
 /// Where the embedded endpoint sends its events. Bounded: when the consumer falls behind,
 /// senders wait (back-pressure) instead of events being dropped.
 pub type EventSender = mpsc::Sender<ObjectEvent>;

@@ -21,7 +21,7 @@ pub struct ApiError {
 }
 
 /// The status of each code. Codes name what went wrong; this picks how HTTP says it.
-pub fn status_of(code: ErrorCode) -> StatusCode {
+pub(super) fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidInput => StatusCode::BAD_REQUEST,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -143,7 +143,7 @@ impl IntoResponse for ApiError {
 
 /// Server functions answer errors with status 500 whatever they were; their body is our
 /// `ErrorBody`, so give them the status that goes with its code, as REST does.
-pub async fn server_fn_status(request: Request, next: Next) -> Response {
+pub(super) async fn server_fn_status(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;

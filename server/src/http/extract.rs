@@ -10,17 +10,17 @@ use super::error::ApiError;
 /// `Path<T>` with the API's error.
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
+pub(super) struct ApiPath<T>(pub(super) T);
 
 /// `Query<T>` with the API's error (use `deny_unknown_fields` on `T`: a misspelt parameter is an
 /// error, not silently ignored).
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
+pub(super) struct ApiQuery<T>(pub(super) T);
 
 /// A JSON object body; an empty body reads as `T::default()`, as the original example's bare
 /// `POST` has none. Like the original, any content type is read as JSON.
-pub struct JsonBody<T>(pub T);
+pub(super) struct JsonBody<T>(pub(super) T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
@@ -34,8 +34,14 @@ where
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&body)
-            .map(Self)
-            .map_err(|err| ApiError::invalid(format!("request body is not a valid request: {err}")))
+        let bad = |err: serde_json::Error| {
+            ApiError::invalid(format!("request body is not a valid request: {err}"))
+        };
+        // An object, nothing else: serde would read `[]` as a struct with every field absent.
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(bad)?;
+        if !value.is_object() {
+            return Err(ApiError::invalid("request body must be a JSON object"));
+        }
+        serde_json::from_value(value).map(Self).map_err(bad)
     }
 }

@@ -12,8 +12,9 @@ use tracing::warn;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::events::Delivery;
 use crate::notifications::sns::{SnsDelivery, SnsError};
-use crate::notifications::{Delivery, Envelope, parse_delivery, parse_envelope};
+use crate::notifications::{Envelope, parse_delivery, parse_envelope};
 use crate::service::{EventSummary, ServiceError};
 
 pub(super) fn routes() -> Router<AppState> {

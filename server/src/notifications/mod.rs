@@ -6,7 +6,7 @@ pub mod sns;
 
 use serde::Deserialize;
 
-use crate::events::{ObjectChange, ObjectEvent};
+use crate::events::{Delivery, ObjectChange, ObjectEvent};
 use sns::SnsMessage;
 
 /// One S3 event notification record, as S3 sends it (the fields we read).
@@ -49,13 +49,6 @@ struct S3Notification {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BadDelivery(pub String);
-
-/// A delivery's events, plus how many records were skipped as not about content.
-#[derive(Debug, Default)]
-pub struct Delivery {
-    pub events: Vec<ObjectEvent>,
-    pub ignored: usize,
-}
 
 /// A delivery to `POST /events/s3`, by envelope.
 #[derive(Debug)]

@@ -9,8 +9,7 @@ use app::model::{Action, AssetId};
 use tracing::{debug, error, info, warn};
 
 use super::{Service, ServiceError, Transition, conflict, record_object, retry_lost_races};
-use crate::events::{EventReceiver, ObjectChange, ObjectEvent, is_newer};
-use crate::notifications::Delivery;
+use crate::events::{Delivery, EventReceiver, ObjectChange, ObjectEvent, is_newer};
 use crate::objects::id_from_key;
 use crate::store::StoreError;
 

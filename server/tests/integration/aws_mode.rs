@@ -4,11 +4,9 @@
 //! notifications either: the tests post them to `/events/s3` as S3 (through SNS or a webhook)
 //! would.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Moto, TestApp};
+use crate::common::{Moto, TestApp};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -35,7 +33,7 @@ async fn post_event(
     resp.json().await.unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
     let moto = Moto::start().await;
     let app = TestApp::spawn_aws(&moto).await;
@@ -123,7 +121,7 @@ async fn the_whole_lifecycle_works_against_dynamodb_and_s3() {
     assert_eq!(app.status(Method::GET, &format!("/assets/{id}")).await, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_pages_through_the_dynamodb_index() {
     let moto = Moto::start().await;
     let app = TestApp::spawn_aws(&moto).await;
@@ -153,7 +151,7 @@ async fn listing_pages_through_the_dynamodb_index() {
     assert_eq!(forged.status(), 400);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_that_is_down_is_a_prompt_503() {
     // Nothing listens on this port: every DynamoDB and S3 call fails to connect.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,17 +1,16 @@
 //! `POST /events/s3`: every delivery format, authenticated, idempotent, ordered. Envelopes are
 //! fixtures under tests/fixtures/, named for what they are.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::TestApp;
 use async_trait::async_trait;
-use common::TestApp;
 use reqwest::Method;
 use serde_json::{Value, json};
-use server::events::{Envelope, ObjectChange, parse_delivery, parse_envelope};
-use server::sns::{SnsDelivery, SnsEndpoints, SnsError, SnsMessage, SnsVerifier};
+use server::events::ObjectChange;
+use server::notifications::sns::{SnsDelivery, SnsEndpoints, SnsError, SnsMessage, SnsVerifier};
+use server::notifications::{Envelope, parse_delivery, parse_envelope};
 
 const FIXTURE_ID: &str = "0196b3f0-5c1e-7cc2-9a51-3f1c2d4e5f60";
 const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:asset-uploads";
@@ -159,7 +158,7 @@ fn rejected(result: Result<SnsDelivery, SnsError>) -> bool {
     matches!(result, Err(SnsError::Rejected(_)))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_signatures_v1_and_v2_are_verified() {
     let (verifier, fake) = sns_verifier(&[TOPIC]);
     for name in [
@@ -193,7 +192,7 @@ async fn sns_signatures_v1_and_v2_are_verified() {
     assert_eq!(fake.fetched.lock().unwrap().as_slice(), [CERT_URL]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sns_certificates_come_only_from_sns_hosts_and_topics_from_the_allow_list() {
     let (verifier, fake) = sns_verifier(&[TOPIC]);
     for cert_url in [
@@ -219,7 +218,7 @@ async fn sns_certificates_come_only_from_sns_hosts_and_topics_from_the_allow_lis
     ));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_is_confirmed_only_after_its_signature_checks_out() {
     let (verifier, fake) = sns_verifier(&[TOPIC]);
     let confirmation = sns("sns_subscription_confirmation.json");
@@ -274,7 +273,7 @@ async fn uploaded_silently(app: &TestApp) -> String {
     created["id"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_deliveries_change_nothing() {
     let app = TestApp::spawn_with(&[
         "--embedded-events",
@@ -328,7 +327,7 @@ async fn unauthenticated_deliveries_change_nothing() {
     assert_eq!(app.asset(&id).await.unwrap()["state"], "RECEIVED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_event_delivered_many_times_at_once_makes_one_transition() {
     let app = TestApp::spawn_with(&["--embedded-events", "false", "--events-token", TOKEN]).await;
     let id = uploaded_silently(&app).await;
@@ -347,7 +346,7 @@ async fn the_same_event_delivered_many_times_at_once_makes_one_transition() {
     assert_eq!(app.asset(&id).await.unwrap()["state"], "RECEIVED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_delete_delivered_before_an_older_create_leaves_the_asset_gone() {
     let app = TestApp::spawn_with(&["--embedded-events", "false", "--events-token", TOKEN]).await;
     let id = uploaded_silently(&app).await;
@@ -378,7 +377,7 @@ async fn a_newer_delete_delivered_before_an_older_create_leaves_the_asset_gone()
     assert!(app.asset(&id).await.is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_reconciler_repairs_a_lost_event() {
     let app = TestApp::spawn_with(&[
         "--embedded-events",
@@ -394,7 +393,7 @@ async fn the_background_reconciler_repairs_a_lost_event() {
     assert_eq!(asset["size"], 11);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconcile_command_marks_found_objects_and_expires_abandoned_uploads() {
     let app = TestApp::spawn_with(&[
         "--embedded-events",

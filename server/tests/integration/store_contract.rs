@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use app::model::{Asset, AssetId, AssetState, Checksum, ChecksumAlgorithm};
 use chrono::{Duration, Utc};
-use server::store::dynamo::{Capacity, DynamoStore};
+use server::provision::{Capacity, create_table};
+use server::store::dynamo::DynamoStore;
 use server::store::local::LocalStore;
 
-mod common;
 use server::store::{AssetStore, PageRequest, StateFilter, StoreError};
 
 fn new_asset(created_offset_us: i64) -> Asset {
@@ -48,7 +48,7 @@ macro_rules! store_contract {
         mod $name {
             use super::*;
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn insert_then_get_returns_the_same_record() {
                 let (store, _guard) = $make;
                 let asset = new_asset(0);
@@ -65,7 +65,7 @@ macro_rules! store_contract {
                 assert_eq!(store.get(unknown).await.unwrap(), None);
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn updates_apply_only_from_the_expected_version() {
                 let (store, _guard) = $make;
                 let asset = new_asset(0);
@@ -122,7 +122,7 @@ macro_rules! store_contract {
                 assert_eq!(store.get(asset.asset_id).await.unwrap(), None);
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn racing_writers_have_exactly_one_winner() {
                 let (store, _guard) = $make;
                 let store: Arc<dyn AssetStore> = Arc::new(store);
@@ -153,7 +153,7 @@ macro_rules! store_contract {
                 );
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn pages_list_every_record_once_newest_first() {
                 let (store, _guard) = $make;
                 let mut expected = Vec::new();
@@ -211,25 +211,23 @@ store_contract!(local, {
     (LocalStore::open(dir.path()).unwrap(), dir)
 });
 
-async fn dynamo_store(moto: &common::Moto, created_ttl: std::time::Duration) -> DynamoStore {
+async fn dynamo_store(moto: &crate::common::Moto, created_ttl: Duration) -> DynamoStore {
     let table = format!("t{}", uuid::Uuid::new_v4().simple());
-    let store = DynamoStore::new(moto.dynamodb(), &table, created_ttl);
-    store.create_table(Capacity::OnDemand).await.unwrap();
-    store
+    create_table(&moto.dynamodb(), &table, Capacity::OnDemand)
+        .await
+        .unwrap();
+    DynamoStore::new(moto.dynamodb(), &table, created_ttl)
 }
 
 store_contract!(dynamo, {
-    let moto = common::Moto::start().await;
-    (
-        dynamo_store(&moto, std::time::Duration::from_secs(3600)).await,
-        moto,
-    )
+    let moto = crate::common::Moto::start().await;
+    (dynamo_store(&moto, Duration::hours(1)).await, moto)
 });
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamo_hides_expired_created_records_and_keeps_them_once_they_move_on() {
-    let moto = common::Moto::start().await;
-    let store = dynamo_store(&moto, std::time::Duration::ZERO).await;
+    let moto = crate::common::Moto::start().await;
+    let store = dynamo_store(&moto, Duration::zero()).await;
     let asset = new_asset(0);
     store.insert(&asset).await.unwrap();
     // Its TTL passed at once: reads and listings hide it, as DynamoDB may take days to delete it.
@@ -252,7 +250,7 @@ async fn dynamo_hides_expired_created_records_and_keeps_them_once_they_move_on()
     assert_eq!(store.list(&all).await.unwrap().0.len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_store_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let asset = new_asset(0);

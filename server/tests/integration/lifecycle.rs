@@ -1,15 +1,13 @@
 //! The original example's curl session, and its failure cases, against the real server on the
 //! embedded default (real presigned URLs verified by the embedded S3 endpoint).
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, s3_error};
+use crate::common::{TestApp, s3_error};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_curl_session_works_on_the_embedded_default() {
     let app = TestApp::spawn().await;
 
@@ -97,7 +95,7 @@ async fn the_whole_curl_session_works_on_the_embedded_default() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_urls_are_refused_like_s3() {
     let app = TestApp::spawn_with(&["--upload-url-ttl", "1"]).await;
     let created = app.create(None).await;
@@ -131,7 +129,7 @@ async fn expired_urls_are_refused_like_s3() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_urls_are_refused() {
     let app = TestApp::spawn().await;
     let first = app.create(None).await;
@@ -167,7 +165,7 @@ async fn tampered_urls_are_refused() {
     assert_eq!(app.asset(second_id).await.unwrap()["state"], "CREATED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     let app = TestApp::spawn().await;
     let created = app.create(None).await;
@@ -254,7 +252,7 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     expect(400, "invalid_input")(call(Method::GET, "/assets?limit=many".into(), None).await);
     expect(400, "invalid_input")(call(Method::GET, "/assets?state=GONE".into(), None).await);
     expect(400, "invalid_input")(call(Method::GET, "/assets?cursor=forged".into(), None).await);
-    expect(405, "invalid_input")(call(Method::PATCH, format!("/assets/{id}"), None).await);
+    expect(405, "method_not_allowed")(call(Method::PATCH, format!("/assets/{id}"), None).await);
 
     // None of it changed anything: the one asset is still CREATED, nothing else exists.
     let page: Value = app.get_json("/assets?include_deleted=true").await;
@@ -263,7 +261,7 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
     assert_eq!(items[0]["state"], "CREATED");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_event_does_not_strand_an_upload() {
     // Events switched off: storage never tells the server about the object.
     let app = TestApp::spawn_with(&["--embedded-events", "false"]).await;
@@ -289,7 +287,7 @@ async fn a_lost_event_does_not_strand_an_upload() {
     assert_eq!(asset["etag"], hex::encode(md5::Md5::digest(b"some notes")));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_pages_cover_every_asset_once_newest_first() {
     let app = TestApp::spawn().await;
     let mut ids = Vec::new();
@@ -333,9 +331,9 @@ async fn listing_pages_cover_every_asset_once_newest_first() {
     assert_eq!(items[0]["asset_id"], id);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_and_urls_survive_a_restart() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_process(&[]).await;
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -358,7 +356,7 @@ async fn records_and_urls_survive_a_restart() {
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"durable");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_the_object_removes_the_record() {
     let app = TestApp::spawn().await;
     let created = app.create(None).await;
@@ -391,7 +389,7 @@ async fn removing_the_object_removes_the_record() {
     assert_eq!(app.status(Method::GET, &format!("/assets/{id}")).await, 404);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_endpoint_checks_storage_and_its_token() {
     let app = TestApp::spawn_with(&["--events-token", "s3cret-token"]).await;
     let created = app.create(None).await;

@@ -1,14 +1,17 @@
-//! Test harness: starts the real server binary on free ports with a temporary data directory
-//! and talks to it over HTTP as curl would.
+//! Test harness. `TestApp::spawn` builds the real application in this process on port 0 (as
+//! zero-to-production does) with a temporary data directory and talks to it over HTTP as curl
+//! would; `TestApp::spawn_process` runs the real binary, for what needs a process (restart,
+//! SIGTERM, subcommands).
 
-#![allow(dead_code)]
-
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
+use clap::Parser as _;
 use serde_json::Value;
+use server::config::Config;
+use server::startup::Application;
 
 pub struct TestApp {
     pub base: String,
@@ -16,38 +19,97 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
     pub client: reqwest::Client,
-    child: Option<Child>,
-    ports: (u16, u16),
+    running: Running,
     _temp: Option<tempfile::TempDir>,
     args: Vec<String>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+enum Running {
+    InProcess {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+    },
+    Process {
+        child: Option<Child>,
+    },
+    Stopped,
+}
+
+static TEST_ENV: Once = Once::new();
+
+/// Process-wide settings, once, before any server starts: moto's credentials for the AWS SDK's
+/// default chain, the Leptos output name, and one log file for every in-process server
+/// (scripts/test.sh checks that no log leaks a signature).
+fn init_test_env() -> PathBuf {
+    let log_path = log_dir().join(format!("in-process-{}.log", std::process::id()));
+    TEST_ENV.call_once(|| {
+        // SAFETY: called once, before this process starts any server or SDK client thread.
+        unsafe {
+            for (name, value) in Moto::ENV {
+                std::env::set_var(name, value);
+            }
+            std::env::set_var("LEPTOS_OUTPUT_NAME", "assets");
+        }
+        let file = std::fs::File::create(&log_path).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_file(true)
+            .with_line_number(true)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    });
+    log_path
+}
+
+fn log_dir() -> PathBuf {
+    match std::env::var_os("ASSETS_TEST_LOG_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::temp_dir(),
+    }
 }
 
 impl TestApp {
-    /// A server on the embedded default with a fresh data directory.
+    /// The application on the embedded default with a fresh data directory, in this process.
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
     /// Same, with extra command-line flags.
     pub async fn spawn_with(extra: &[&str]) -> Self {
+        let log_path = init_test_env();
         let temp = tempfile::tempdir().unwrap();
         let data_dir = temp.path().join("data");
-        let ports = (free_port(), free_port());
-        let mut app = Self::start(
-            &data_dir,
-            ports,
-            extra.iter().map(|s| s.to_string()).collect(),
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let config = Config::try_parse_from(
+            ["server"]
+                .into_iter()
+                .map(String::from)
+                .chain(bind_args(&data_dir, "127.0.0.1:0", "127.0.0.1:0"))
+                .chain(extra.iter().cloned()),
         )
-        .await;
-        app._temp = Some(temp);
+        .unwrap();
+        let app = Application::build(config).await.unwrap();
+        let base = format!("http://{}", app.address().unwrap());
+        let s3_url = app
+            .s3_address()
+            .unwrap()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        let app = Self {
+            base,
+            s3_url,
+            data_dir,
+            log_path,
+            client: reqwest::Client::new(),
+            running: Running::InProcess { stop: Some(stop) },
+            _temp: Some(temp),
+            args: extra,
+        };
+        app.wait_until_healthy().await;
         app
     }
 
@@ -57,9 +119,11 @@ impl TestApp {
         let name = format!("t{}", uuid::Uuid::new_v4().simple());
         let mut flags = moto.flags(&name);
         flags.extend(["--events-token".to_string(), "test-token".to_string()]);
+        let temp = tempfile::tempdir().unwrap();
         let status = Command::new(env!("CARGO_BIN_EXE_server"))
             .envs(Moto::ENV)
             .args(&flags)
+            .args(["--data-dir", temp.path().to_str().unwrap()])
             .args(["init-aws", "--read-capacity", "5", "--write-capacity", "5"])
             .status()
             .unwrap();
@@ -67,28 +131,27 @@ impl TestApp {
         Self::spawn_with(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await
     }
 
-    async fn start(data_dir: &Path, (port, s3_port): (u16, u16), extra: Vec<String>) -> Self {
-        // scripts/test.sh collects every server's log to check that none leaks a signature.
-        let log_path = match std::env::var_os("ASSETS_TEST_LOG_DIR") {
-            Some(dir) => PathBuf::from(dir).join(format!(
-                "server-{port}-{}.log",
-                uuid::Uuid::new_v4().simple()
-            )),
-            None => data_dir.with_file_name(format!("server-{port}.log")),
-        };
+    /// The real binary, on free ports (port 0: it logs the addresses it bound).
+    pub async fn spawn_process(extra: &[&str]) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let data_dir = temp.path().join("data");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut app = Self::start_process(&data_dir, ("127.0.0.1:0", "127.0.0.1:0"), extra).await;
+        app._temp = Some(temp);
+        app
+    }
+
+    async fn start_process(
+        data_dir: &Path,
+        (listen, s3_listen): (&str, &str),
+        extra: Vec<String>,
+    ) -> Self {
+        let log_path = log_dir().join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
         let log = std::fs::File::create(&log_path).unwrap();
-        let mut args = vec![
-            "--listen".to_string(),
-            format!("127.0.0.1:{port}"),
-            "--s3-listen".to_string(),
-            format!("127.0.0.1:{s3_port}"),
-            "--data-dir".to_string(),
-            data_dir.display().to_string(),
-        ];
-        args.extend(extra.iter().cloned());
         let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(&args)
+            .args(bind_args(data_dir, listen, s3_listen))
+            .args(&extra)
             .env("RUST_LOG", "info")
             .envs(Moto::ENV)
             .env("LEPTOS_OUTPUT_NAME", "assets")
@@ -97,17 +160,34 @@ impl TestApp {
             .stdin(Stdio::null())
             .spawn()
             .expect("start the server binary");
-        let app = Self {
-            base: format!("http://127.0.0.1:{port}"),
-            s3_url: format!("http://127.0.0.1:{s3_port}"),
+        let mut app = Self {
+            base: String::new(),
+            s3_url: String::new(),
             data_dir: data_dir.to_path_buf(),
             log_path,
             client: reqwest::Client::new(),
-            child: Some(child),
-            ports: (port, s3_port),
+            running: Running::Process { child: Some(child) },
             _temp: None,
             args: extra,
         };
+        // The addresses come from the log: what the server really bound.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = app.log();
+            if let (Some(base), Some(s3)) = (
+                logged_url(&log, "dashboard and REST API listening"),
+                logged_url(&log, "embedded S3 endpoint listening"),
+            ) {
+                app.base = base;
+                app.s3_url = s3;
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         app.wait_until_healthy().await;
         app
     }
@@ -133,31 +213,52 @@ impl TestApp {
         }
     }
 
-    /// Stops the server (SIGTERM, like a deploy) and starts it again on the same ports and data
-    /// directory.
+    /// Stops a process server (SIGTERM, like a deploy) and starts it again on the same ports
+    /// and data directory.
     pub async fn restart(mut self) -> Self {
+        assert!(
+            matches!(self.running, Running::Process { .. }),
+            "restart needs spawn_process"
+        );
         self.stop();
         let temp = self._temp.take();
-        let mut app = Self::start(&self.data_dir, self.ports, self.args.clone()).await;
+        let ports = (
+            self.base.trim_start_matches("http://").to_string(),
+            self.s3_url.trim_start_matches("http://").to_string(),
+        );
+        let mut app =
+            Self::start_process(&self.data_dir, (&ports.0, &ports.1), self.args.clone()).await;
         app._temp = temp;
         app
     }
 
+    /// Stops the server: SIGTERM to a process (waiting up to 10 s for it to exit), the
+    /// shutdown signal to an in-process one.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
+        match std::mem::replace(&mut self.running, Running::Stopped) {
+            Running::InProcess { stop } => {
+                if let Some(stop) = stop {
+                    let _ = stop.send(());
                 }
-                std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            Running::Process {
+                child: Some(mut child),
+            } => {
+                let _ = Command::new("kill")
+                    .arg("-TERM")
+                    .arg(child.id().to_string())
+                    .status();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Running::Process { child: None } | Running::Stopped => {}
         }
     }
 
@@ -169,10 +270,6 @@ impl TestApp {
             .nth(1)
             .cloned()
             .unwrap_or_else(|| "assets".into())
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
     }
 
     pub fn log(&self) -> String {
@@ -226,8 +323,8 @@ impl TestApp {
             .client
             .put(created["upload_url"].as_str().unwrap())
             .body(bytes);
-        for pair in created["upload_headers"].as_array().unwrap() {
-            request = request.header(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        for (name, value) in created["upload_headers"].as_object().unwrap() {
+            request = request.header(name, value.as_str().unwrap());
         }
         request.send().await.unwrap()
     }
@@ -295,6 +392,32 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn bind_args(data_dir: &Path, listen: &str, s3_listen: &str) -> Vec<String> {
+    vec![
+        "--listen".to_string(),
+        listen.to_string(),
+        "--s3-listen".to_string(),
+        s3_listen.to_string(),
+        "--data-dir".to_string(),
+        data_dir.display().to_string(),
+    ]
+}
+
+/// The `url=` field of the first log line with `message`.
+pub fn logged_url(log: &str, message: &str) -> Option<String> {
+    let line = log.lines().find(|line| line.contains(message))?;
+    let url = line.split("url=").nth(1)?.split_whitespace().next()?;
+    Some(url.to_string())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A moto server (PyPI `moto[server]`) speaking DynamoDB's and S3's wire protocols. Uses the

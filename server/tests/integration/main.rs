@@ -1,0 +1,14 @@
+//! The integration tests, in one test binary (one link instead of one per file): the real
+//! application in process on port 0, the binary where a process is needed, moto for AWS mode.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod aws_mode;
+mod common;
+mod errors;
+mod events;
+mod layout;
+mod lifecycle;
+mod startup;
+mod store_contract;
+mod upload_urls;
