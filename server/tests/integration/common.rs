@@ -421,8 +421,8 @@ fn free_port() -> u16 {
 }
 
 /// A moto server (PyPI `moto[server]`) speaking DynamoDB's and S3's wire protocols. Uses the
-/// one at `ASSETS_TEST_MOTO_URL` when set (scripts/test.sh starts one), else starts its own
-/// `moto_server` from PATH. Missing moto is a failure, never a skip.
+/// one at `ASSETS_TEST_MOTO_URL` when set (scripts/test.sh starts one), else starts its own.
+/// Missing moto is a failure, never a skip.
 pub struct Moto {
     pub url: String,
     child: Option<Child>,
@@ -441,13 +441,20 @@ impl Moto {
             return Self { url, child: None };
         }
         let port = free_port();
-        let child = Command::new(std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into()))
+        // scripts/moto_server.py: moto, one request at a time (see there why), from the venv
+        // scripts/setup.sh makes.
+        let venv = std::env::var_os("ASSETS_VENV").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/assets-service/venv")
+        });
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/moto_server.py");
+        let child = Command::new(venv.join("bin/python"))
+            .arg(script)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("the DynamoDB tests need moto_server (pip install 'moto[server]'; scripts/test.sh does): {e}")
+                panic!("the DynamoDB tests need moto in {} (scripts/setup.sh test installs it): {e}", venv.display())
             });
         let moto = Self {
             url: format!("http://127.0.0.1:{port}"),

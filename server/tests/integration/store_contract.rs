@@ -48,7 +48,7 @@ macro_rules! store_contract {
         mod $name {
             use super::*;
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test]
             async fn insert_then_get_returns_the_same_record() {
                 let (store, _guard) = $make;
                 let asset = new_asset(0);
@@ -65,7 +65,7 @@ macro_rules! store_contract {
                 assert_eq!(store.get(unknown).await.unwrap(), None);
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test]
             async fn updates_apply_only_from_the_expected_version() {
                 let (store, _guard) = $make;
                 let asset = new_asset(0);
@@ -122,7 +122,7 @@ macro_rules! store_contract {
                 assert_eq!(store.get(asset.asset_id).await.unwrap(), None);
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test]
             async fn racing_writers_have_exactly_one_winner() {
                 let (store, _guard) = $make;
                 let store: Arc<dyn AssetStore> = Arc::new(store);
@@ -153,7 +153,7 @@ macro_rules! store_contract {
                 );
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[tokio::test]
             async fn pages_list_every_record_once_newest_first() {
                 let (store, _guard) = $make;
                 let mut expected = Vec::new();
@@ -224,7 +224,7 @@ store_contract!(dynamo, {
     (dynamo_store(&moto, Duration::hours(1)).await, moto)
 });
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn dynamo_hides_expired_created_records_and_keeps_them_once_they_move_on() {
     let moto = crate::common::Moto::start().await;
     let store = dynamo_store(&moto, Duration::zero()).await;
@@ -250,7 +250,7 @@ async fn dynamo_hides_expired_created_records_and_keeps_them_once_they_move_on()
     assert_eq!(store.list(&all).await.unwrap().0.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn the_local_store_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let asset = new_asset(0);
