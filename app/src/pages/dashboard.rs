@@ -4,12 +4,13 @@
 //! bytes go from the browser straight to object storage.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use crate::api::list_assets;
+use super::listing::{Filter, Reach, append_next_page, load_first};
 use crate::components::asset_table::AssetTable;
 use crate::components::page::{NoticeArea, Page, error_text};
 use crate::components::uploads::UploadPanel;
-use crate::model::{AssetState, DEFAULT_PAGE_SIZE, ListQuery};
+use crate::model::AssetState;
 
 /// Download link lifetimes offered (seconds, label).
 const LINK_LIFETIMES: [(u64, &str); 4] = [
@@ -28,29 +29,31 @@ pub fn Dashboard() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     let page = Page::new(DEFAULT_LINK_TTL);
-    let state_filter = RwSignal::new(None::<AssetState>);
-    let show_deleted = RwSignal::new(false);
-    let limit = RwSignal::new(DEFAULT_PAGE_SIZE);
+    let filter = RwSignal::new(Filter::default());
+    // Where the rows loaded with "Load more" end: a refresh reads down to it (see `listing`).
+    // A new filter starts again from the first page.
+    let reach = StoredValue::new(None::<Reach>);
+    let set_filter = move |new: Filter| {
+        reach.set_value(None);
+        filter.set(new);
+    };
+    let loading_more = RwSignal::new(false);
     let uploads_in_flight = RwSignal::new(0u32);
 
-    let assets = Resource::new(
-        move || {
-            (
-                page.refreshes.get(),
-                state_filter.get(),
-                show_deleted.get(),
-                limit.get(),
-            )
-        },
-        |(_, state, include_deleted, limit)| {
-            list_assets(ListQuery {
-                limit: Some(limit),
-                cursor: None,
-                state,
-                include_deleted,
-            })
-        },
+    let listing = Resource::new(
+        move || (page.refreshes.get(), filter.get()),
+        move |(_, filter)| load_first(filter, move || reach.try_get_value().flatten()),
     );
+
+    let load_more = move || {
+        loading_more.set(true);
+        spawn_local(async move {
+            if let Err(err) = append_next_page(listing, reach).await {
+                page.error("Could not load more assets", &err);
+            }
+            loading_more.set(false);
+        });
+    };
 
     // While uploads are in flight, storage events move assets along: poll the list.
     Effect::new(move |_| {
@@ -84,7 +87,12 @@ pub fn Dashboard() -> impl IntoView {
                     "State "
                     <select
                         aria-label="Filter by state"
-                        on:change=move |ev| state_filter.set(event_target_value(&ev).parse().ok())
+                        on:change=move |ev| {
+                            set_filter(Filter {
+                                state: event_target_value(&ev).parse().ok(),
+                                ..filter.get_untracked()
+                            })
+                        }
                     >
                         <option value="">"All"</option>
                         {AssetState::ALL
@@ -97,7 +105,12 @@ pub fn Dashboard() -> impl IntoView {
                     <input
                         type="checkbox"
                         aria-label="Show deleted assets"
-                        on:change=move |ev| show_deleted.set(event_target_checked(&ev))
+                        on:change=move |ev| {
+                            set_filter(Filter {
+                                include_deleted: event_target_checked(&ev),
+                                ..filter.get_untracked()
+                            })
+                        }
                     />
                     " Show deleted"
                 </label>
@@ -126,7 +139,7 @@ pub fn Dashboard() -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
                 {move || {
-                    assets
+                    listing
                         .get()
                         .map(|result| match result {
                             Ok(list) if list.items.is_empty() => {
@@ -140,7 +153,8 @@ pub fn Dashboard() -> impl IntoView {
                                         <button
                                             type="button"
                                             class="secondary load-more"
-                                            on:click=move |_| limit.update(|l| *l += DEFAULT_PAGE_SIZE)
+                                            disabled=move || loading_more.get()
+                                            on:click=move |_| load_more()
                                         >
                                             "Load more"
                                         </button>
