@@ -6,6 +6,7 @@
 
 pub mod api;
 mod browser;
+pub mod components;
 pub mod model;
 pub mod pages;
 

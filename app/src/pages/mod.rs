@@ -1,1 +1,2 @@
 pub mod dashboard;
+mod listing;

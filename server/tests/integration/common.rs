@@ -443,9 +443,11 @@ impl Moto {
         let port = free_port();
         // scripts/moto_server.py: moto, one request at a time (see there why), from the venv
         // scripts/setup.sh makes.
-        let venv = std::env::var_os("ASSETS_VENV").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/assets-service/venv")
-        });
+        let venv = std::env::var_os("ASSETS_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/assets-service/venv")
+            });
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/moto_server.py");
         let child = Command::new(venv.join("bin/python"))
             .arg(script)
@@ -454,7 +456,10 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("the DynamoDB tests need moto in {} (scripts/setup.sh test installs it): {e}", venv.display())
+                panic!(
+                    "the DynamoDB tests need moto in {} (scripts/setup.sh test installs it): {e}",
+                    venv.display()
+                )
             });
         let moto = Self {
             url: format!("http://127.0.0.1:{port}"),

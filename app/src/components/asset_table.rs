@@ -1,0 +1,180 @@
+//! The asset list: one row per asset with its state, size, dates and the actions its state
+//! allows (download, copy link, two-step delete).
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::page::Page;
+use crate::api::{delete_asset, get_download_link};
+use crate::browser;
+use crate::model::{Action, Asset, AssetState, UrlLifetime, human_size};
+
+/// What a row offers for an asset in `state`. The one place that decides it.
+struct RowActions {
+    downloadable: bool,
+    deletable: bool,
+}
+
+impl RowActions {
+    fn for_state(state: AssetState) -> Self {
+        Self {
+            downloadable: state.allows(Action::Download),
+            deletable: state.changes_with(Action::SoftDelete),
+        }
+    }
+}
+
+#[component]
+pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
+    view! {
+        <table class="assets">
+            <thead>
+                <tr>
+                    <th scope="col">"File"</th>
+                    <th scope="col">"State"</th>
+                    <th scope="col">"Size"</th>
+                    <th scope="col">"Type"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col">"Updated"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {items.into_iter().map(|asset| view! { <AssetRow asset page /> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
+    let id = asset.asset_id;
+    let name = asset.filename.clone().unwrap_or_else(|| id.to_string());
+    let state = asset.state.as_str();
+    let confirming = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let RowActions {
+        downloadable,
+        deletable,
+    } = RowActions::for_state(asset.state);
+    // Stored so the `Show` branches, which may render many times, can read them.
+    let download_label = StoredValue::new(format!("Download {name}"));
+    let copy_label = StoredValue::new(format!("Copy download link for {name}"));
+    let delete_label = StoredValue::new(format!("Delete {name}"));
+    let confirm_label = StoredValue::new(format!("Confirm deleting {name}"));
+
+    let download = move |copy_only: bool| {
+        busy.set(true);
+        spawn_local(async move {
+            match get_download_link(
+                id,
+                UrlLifetime::from_secs(page.link_ttl.get_untracked()).ok(),
+            )
+            .await
+            {
+                Ok(link) if copy_only => {
+                    let expires = link.expires_at.format("%Y-%m-%d %H:%M:%S UTC");
+                    if browser::copy(&link.download_url).await {
+                        page.info(format!("Link copied; it expires {expires}."));
+                    } else {
+                        page.alert("The browser did not allow copying.");
+                    }
+                }
+                Ok(link) => browser::download(&link.download_url),
+                Err(err) => page.error("Could not get a download link", &err),
+            }
+            busy.set(false);
+        });
+    };
+    let delete = move || {
+        busy.set(true);
+        spawn_local(async move {
+            match delete_asset(id).await {
+                Ok(()) => {
+                    page.info("Asset deleted.");
+                    page.refresh();
+                }
+                Err(err) => page.error("Could not delete", &err),
+            }
+            busy.set(false);
+            confirming.set(false);
+        });
+    };
+
+    view! {
+        <tr data-asset-id=id.to_string()>
+            <td class="file">{name}</td>
+            <td>
+                <span class=format!("badge badge-{}", state.to_lowercase())>{state}</span>
+            </td>
+            // Labelled only when there is a value: on a phone, empty cells then take no room.
+            <td data-label=asset.size.map(|_| "Size")>{asset.size.map(human_size).unwrap_or_default()}</td>
+            <td data-label=asset.content_type.as_ref().map(|_| "Type")>
+                {asset.content_type.clone().unwrap_or_default()}
+            </td>
+            <td data-label="Created">
+                <time datetime=asset.created_at.to_rfc3339()>
+                    {asset.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                </time>
+            </td>
+            <td data-label="Updated">
+                <time datetime=asset.updated_at.to_rfc3339()>
+                    {asset.updated_at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                </time>
+            </td>
+            <td>
+                <div class="actions">
+                <Show when=move || downloadable>
+                    <button
+                        type="button"
+                        aria-label=move || download_label.get_value()
+                        disabled=move || busy.get()
+                        on:click=move |_| download(false)
+                    >
+                        "Download"
+                    </button>
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-label=move || copy_label.get_value()
+                        disabled=move || busy.get()
+                        on:click=move |_| download(true)
+                    >
+                        "Copy link"
+                    </button>
+                </Show>
+                <Show when=move || deletable>
+                    <Show
+                        when=move || confirming.get()
+                        fallback=move || {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="danger"
+                                    aria-label=move || delete_label.get_value()
+                                    on:click=move |_| confirming.set(true)
+                                >
+                                    "Delete"
+                                </button>
+                            }
+                        }
+                    >
+                        <button
+                            type="button"
+                            class="danger"
+                            aria-label=move || confirm_label.get_value()
+                            disabled=move || busy.get()
+                            on:click=move |_| delete()
+                        >
+                            "Confirm delete"
+                        </button>
+                        <button type="button" class="secondary" on:click=move |_| confirming.set(false)>
+                            "Keep"
+                        </button>
+                    </Show>
+                </Show>
+                </div>
+            </td>
+        </tr>
+    }
+}
