@@ -37,7 +37,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(Command::Reconcile) => {
             // On the embedded default, the running server's endpoint is at the configured address.
             let s3_urls = EmbeddedUrls::configured(&config);
-            let (store, objects) = open_backends(&config, &s3_urls).await?;
+            let (store, objects, _) = open_backends(&config, &s3_urls).await?;
             let service = Service::new(store, objects, policy(&config));
             let report = service.reconcile().await?;
             println!("{}", serde_json::to_string(&report)?);
@@ -118,13 +118,11 @@ impl Application {
             Some(listener) => EmbeddedUrls::for_address(&config, listener.local_addr()?),
             None => EmbeddedUrls::configured(&config),
         };
-        let (store, objects) = open_backends(&config, &s3_urls).await?;
+        let (store, objects, credentials) = open_backends(&config, &s3_urls).await?;
         let service = Service::new(store, objects, policy(&config));
 
-        let embedded = match s3_listener {
-            None => None,
-            Some(listener) => {
-                let credentials = EmbeddedCredentials::load_or_create(&config.data_dir)?;
+        let embedded = match (s3_listener, credentials) {
+            (Some(listener), Some(credentials)) => {
                 let (sender, events) = match config.embedded_events {
                     true => {
                         let (sender, receiver) = event_channel();
@@ -145,6 +143,7 @@ impl Application {
                     events,
                 })
             }
+            _ => None,
         };
 
         let sns = SnsVerifier::new(config.sns_topic_arns.clone(), Arc::new(HttpsSns::new()?));
@@ -261,11 +260,12 @@ async fn reconcile_every(service: Service, interval: Duration) {
     }
 }
 
-/// The metadata store and object storage the configuration asks for.
+/// The metadata store and object storage the configuration asks for, plus the embedded
+/// endpoint's credentials when objects are embedded (read once, used by both sides).
 async fn open_backends(
     config: &Config,
     s3_urls: &EmbeddedUrls,
-) -> anyhow::Result<(Arc<dyn AssetStore>, Objects)> {
+) -> anyhow::Result<(Arc<dyn AssetStore>, Objects, Option<EmbeddedCredentials>)> {
     let needs_aws = config.store == StoreKind::Dynamodb || config.objects == ObjectsKind::S3;
     let sdk = match needs_aws {
         true => Some(crate::aws::sdk_config(config.aws_region.as_deref()).await),
@@ -279,25 +279,28 @@ async fn open_backends(
         )),
         _ => Arc::new(LocalStore::open(&config.data_dir)?),
     };
-    let objects = match (config.objects, &sdk) {
-        (ObjectsKind::S3, Some(sdk)) => Objects::aws(
-            sdk,
-            &config.bucket,
-            config.s3_endpoint.as_deref(),
-            config.s3_force_path_style,
-        ),
+    Ok(match (config.objects, &sdk) {
+        (ObjectsKind::S3, Some(sdk)) => {
+            let objects = Objects::aws(
+                sdk,
+                &config.bucket,
+                config.s3_endpoint.as_deref(),
+                config.s3_force_path_style,
+            );
+            (store, objects, None)
+        }
         _ => {
             let credentials = EmbeddedCredentials::load_or_create(&config.data_dir)?;
-            Objects::embedded(
+            let objects = Objects::embedded(
                 &s3_urls.public,
                 &s3_urls.internal,
                 &config.bucket,
                 &credentials.access_key,
                 &credentials.secret_key,
-            )
+            );
+            (store, objects, Some(credentials))
         }
-    };
-    Ok((store, objects))
+    })
 }
 
 /// `server init-aws`: creates the table and the bucket (with CORS) the AWS mode needs.

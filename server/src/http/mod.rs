@@ -60,7 +60,11 @@ async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {
 /// Refuses oversized request heads with the API's JSON error (hyper's own, larger limits
 /// answer with an empty body).
 async fn request_head_limits(request: Request, next: Next) -> Response {
-    let uri_len = request.uri().to_string().len();
+    // Measured from its parts: no allocation on every request.
+    let uri = request.uri();
+    let uri_len = uri.path().len()
+        + uri.query().map_or(0, |q| q.len() + 1)
+        + uri.authority().map_or(0, |a| a.as_str().len());
     if uri_len > MAX_URI_BYTES {
         return ApiError::rejected(
             http::StatusCode::URI_TOO_LONG,
