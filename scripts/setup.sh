@@ -2,7 +2,8 @@
 # Installs what this project needs on a fresh machine (Rust, Node, Python and gcc present).
 # Idempotent: anything already installed at the pinned version is skipped.
 #   scripts/setup.sh        what `scripts/run.sh` needs (wasm target, cargo-leptos, wasm-bindgen)
-#   scripts/setup.sh test   also Chromium, the end-to-end test packages and moto
+#   scripts/setup.sh test   also Chromium, the end-to-end test packages, moto, and the real S3
+#                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone)
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -49,10 +50,26 @@ if [ "$mode" = test ]; then
   fi
   # moto speaks DynamoDB's and S3's wire protocols for the AWS-mode tests.
   venv="${ASSETS_VENV:-$HOME/.cache/assets-service/venv}"
-  if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 || ! "$venv/bin/pip" show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION"; then
+  if ! "$venv/bin/moto_server" --help >/dev/null 2>&1 || ! "$venv/bin/pip" show moto 2>/dev/null | grep -x "Version: $MOTO_VERSION" >/dev/null; then
     say "installing moto[server] $MOTO_VERSION in $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+  # The real S3 clients for scripts/s3_clients_test.sh and bench/run.sh, every package pinned in
+  # tests/s3_clients/requirements.txt; reinstalled when that file changes.
+  clients_venv="${ASSETS_CLIENTS_VENV:-$HOME/.cache/assets-service/clients-venv}"
+  clients_reqs="$root/tests/s3_clients/requirements.txt"
+  if ! cmp -s "$clients_reqs" "$clients_venv/.installed-requirements" || ! "$clients_venv/bin/aws" --version >/dev/null 2>&1; then
+    say "installing aws-cli, boto3 and pytest in $clients_venv"
+    python3 -m venv "$clients_venv"
+    "$clients_venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients_reqs"
+    "$clients_venv/bin/pip" check >/dev/null
+    cp "$clients_reqs" "$clients_venv/.installed-requirements"
+  fi
+  if ! command -v rclone >/dev/null; then
+    say "installing Debian's rclone"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
   fi
   lock="$root/end2end/package-lock.json"
   stamp="$root/end2end/node_modules/.installed-lock"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, clippy, the Rust unit and integration tests, and the Playwright
-# tests in headless Chromium against the real server. Installs what is missing first.
+# Runs every test: formatting, clippy, the Rust unit and integration tests, real S3 clients
+# (aws-cli, boto3, rclone) against the embedded S3 endpoint, and the Playwright tests in headless
+# Chromium against the real server. Installs what is missing first.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -50,6 +51,9 @@ step "cargo test"
 ASSETS_TEST_LOG_DIR="$(mktemp -d)"
 export ASSETS_TEST_LOG_DIR
 cargo test --workspace
+
+step "real S3 clients (aws-cli, boto3, rclone) against the embedded S3 endpoint"
+scripts/s3_clients_test.sh
 
 step "Playwright (Chromium) against the built server"
 app_port="$(free_port)"
