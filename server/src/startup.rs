@@ -73,7 +73,12 @@ struct EmbeddedEndpoint {
     listener: TcpListener,
     router: axum::Router,
     events: Option<EventReceiver>,
+    uploads: crate::embedded_s3::UploadSweeper,
 }
+
+/// How often abandoned multipart uploads are looked for, and how old they must be.
+const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+const UPLOADS_ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Where clients reach the embedded endpoint (signed into URLs) and where the server does.
 struct EmbeddedUrls {
@@ -139,6 +144,7 @@ impl Application {
                 );
                 Some(EmbeddedEndpoint {
                     listener,
+                    uploads: disk.upload_sweeper(),
                     router: crate::embedded_s3::router(disk, &credentials),
                     events,
                 })
@@ -213,9 +219,15 @@ impl Application {
                 let consumer = embedded
                     .events
                     .map(|events| tokio::spawn(apply_object_events(events, self.service.clone())));
+                let sweeper = tokio::spawn(
+                    embedded
+                        .uploads
+                        .run_every(UPLOAD_SWEEP_INTERVAL, UPLOADS_ABANDONED_AFTER),
+                );
                 let serve_s3 = axum::serve(embedded.listener, embedded.router)
                     .with_graceful_shutdown(until_stopped());
                 let (app, s3) = tokio::join!(serve_app, serve_s3);
+                sweeper.abort();
                 app.context("serving the app")?;
                 s3.context("serving the embedded S3 endpoint")?;
                 // The endpoint (the only sender) is gone: the consumer ends once the queue is empty.

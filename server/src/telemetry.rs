@@ -8,7 +8,13 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // s3s logs every S3 error answer (a 404, a 412) as an ERROR line with its body; the
+    // embedded endpoint logs each answer itself, so s3s speaks only when asked for by name.
+    let asked = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("s3s"));
+    if !asked && let Ok(quiet) = "s3s=off".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true)

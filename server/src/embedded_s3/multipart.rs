@@ -352,8 +352,8 @@ pub(super) async fn abort(
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
-pub(super) async fn abort_stale(objects: &DiskObjects, older_than: Duration) -> usize {
-    uploads::sweep(&objects.disk, older_than).await
+pub(super) async fn abort_stale(disk: &Disk, older_than: Duration) -> usize {
+    uploads::sweep(disk, older_than).await
 }
 
 #[cfg(test)]
