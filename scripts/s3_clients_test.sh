@@ -48,6 +48,8 @@ server_pid=$!
 export ASSETS_API_URL="http://127.0.0.1:$app_port"
 export ASSETS_S3_URL="http://127.0.0.1:$s3_port"
 export ASSETS_BUCKET=assets
+# The server log, for the tests of what the endpoint logs.
+export ASSETS_SERVER_LOG="$log"
 up() {
   python3 - "$ASSETS_API_URL/healthz" "$s3_port" <<'PY' 2>/dev/null
 import socket, sys, urllib.request

@@ -61,3 +61,24 @@ def test_get_bucket_location(s3, bucket):
 
 def test_create_bucket_on_the_existing_bucket(s3, bucket):
     assert s3_error(s3.create_bucket, Bucket=bucket) == ("BucketAlreadyOwnedByYou", 409)
+
+
+def test_unimplemented_operations_are_refused_and_logged_once(s3, bucket, prefix):
+    key = prefix + "tagged.bin"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    for _ in range(3):
+        assert s3_error(s3.get_object_tagging, Bucket=bucket, Key=key) == ("NotImplemented", 501)
+        assert s3_error(s3.get_bucket_versioning, Bucket=bucket) == ("NotImplemented", 501)
+    # Asking for a feature on a write is refused too, and nothing is stored.
+    assert s3_error(s3.put_object, Bucket=bucket, Key=prefix + "t", Body=b"x", Tagging="a=b") == (
+        "NotImplemented",
+        501,
+    )
+    assert s3_error(s3.head_object, Bucket=bucket, Key=prefix + "t") == ("404", 404)
+    log = open(os.environ["ASSETS_SERVER_LOG"], encoding="utf-8").read()
+    once = [line for line in log.splitlines() if "not implemented (logged once" in line]
+    assert sum("GetObjectTagging" in line for line in once) == 1, once
+    assert sum("GetBucketVersioning" in line for line in once) == 1, once
+    assert all(" WARN " in line for line in once), once
+    # No error line with a body per call (s3s's own logging is off).
+    assert not [line for line in log.splitlines() if " ERROR " in line]
