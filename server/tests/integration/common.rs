@@ -221,6 +221,10 @@ impl TestApp {
             "restart needs spawn_process"
         );
         self.stop();
+        self.restart_stopped().await
+    }
+
+    async fn restart_stopped(mut self) -> Self {
         let temp = self._temp.take();
         let ports = (
             self.base.trim_start_matches("http://").to_string(),
@@ -230,6 +234,18 @@ impl TestApp {
             Self::start_process(&self.data_dir, (&ports.0, &ports.1), self.args.clone()).await;
         app._temp = temp;
         app
+    }
+
+    /// Kills a process server (SIGKILL: a crash, nothing runs on the way out) and starts it
+    /// again on the same ports and data directory.
+    pub async fn crash_and_restart(mut self) -> Self {
+        let Running::Process { child: Some(child) } = &mut self.running else {
+            panic!("crash_and_restart needs spawn_process");
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        self.running = Running::Stopped;
+        self.restart_stopped().await
     }
 
     /// Stops the server: SIGTERM to a process (waiting up to 10 s for it to exit), the

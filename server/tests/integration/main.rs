@@ -5,6 +5,7 @@
 
 mod aws_mode;
 mod common;
+mod embedded_crash;
 mod errors;
 mod events;
 mod layout;
