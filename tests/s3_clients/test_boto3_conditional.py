@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from botocore.exceptions import ClientError
 
 from s3util import md5_etag, s3_error, sha256
 
@@ -110,3 +111,12 @@ def test_put_if_match_on_a_missing_key(s3, bucket, prefix):
         s3.put_object, Bucket=bucket, Key=key, Body=b"x", IfMatch='"0123456789abcdef0123456789abcdef"'
     ) == ("NoSuchKey", 404)
     assert s3_error(s3.head_object, Bucket=bucket, Key=key) == ("404", 404)
+
+
+def test_not_modified_carries_the_validators(s3, bucket, stored):
+    key, _, etag, _ = stored
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=bucket, Key=key, IfNoneMatch=etag)
+    headers = caught.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["etag"] == etag
+    assert headers["last-modified"] == s3.head_object(Bucket=bucket, Key=key)["ResponseMetadata"]["HTTPHeaders"]["last-modified"]

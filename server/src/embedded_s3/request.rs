@@ -57,13 +57,13 @@ impl ReadConditions<'_> {
             }
         }
         match self.if_none_match {
-            Some(condition) if etag_matches(condition, &meta.etag) => Err(not_modified()),
+            Some(condition) if etag_matches(condition, &meta.etag) => Err(not_modified(meta)),
             Some(_) => Ok(()),
             None if self
                 .if_modified_since
                 .is_some_and(|t| modified <= seconds(t)) =>
             {
-                Err(not_modified())
+                Err(not_modified(meta))
             }
             None => Ok(()),
         }
@@ -81,8 +81,24 @@ impl ReadConditions<'_> {
     }
 }
 
-fn not_modified() -> s3s::S3Error {
-    s3_error!(NotModified, "Not Modified")
+/// 304, with the validators a cache needs (as S3 sends them).
+fn not_modified(meta: &ObjectMeta) -> s3s::S3Error {
+    let mut err = s3_error!(NotModified, "Not Modified");
+    let mut headers = http::HeaderMap::new();
+    if let Ok(etag) = http::HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
+        headers.insert(http::header::ETAG, etag);
+    }
+    let mut date = Vec::new();
+    if meta
+        .last_modified()
+        .format(s3s::dto::TimestampFormat::HttpDate, &mut date)
+        .is_ok()
+        && let Ok(date) = http::HeaderValue::from_bytes(&date)
+    {
+        headers.insert(http::header::LAST_MODIFIED, date);
+    }
+    err.set_headers(headers);
+    err
 }
 
 /// The byte range `[start, end)` a `Range` header selects, or `InvalidRange` (416).
