@@ -3,11 +3,18 @@
 # in BENCHMARKS.md with the date and machine. Nothing here asserts: these are measurements.
 #   bench/run.sh            full run (about 5 minutes after the release build)
 #   BENCH_SECONDS=5 bench/run.sh   shorter load phases
+#   BENCH_ONLY=s3cp bench/run.sh   only `aws s3 cp` of 1 GiB up and down next to `cp` (a minute
+#                                  or two after the release build)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+only="${BENCH_ONLY:-}"
+case "$only" in
+  "" | s3cp) ;;
+  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp)" >&2; exit 2 ;;
+esac
 scripts/setup.sh test >&2
-if ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; then
+if [ -z "$only" ] && { ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; }; then
   apt-get install -y -qq wrk brotli >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk brotli >/dev/null; }
 fi
 # wasm-opt from npm's binaryen (Debian's breaks hydration of release builds; see BUILD notes).
@@ -18,7 +25,7 @@ connections="${BENCH_CONNECTIONS:-64}"
 
 echo "building release (cargo leptos build --release) ..." >&2
 cargo leptos build --release >&2
-cargo build --release -p server --example presign >&2
+[ -n "$only" ] || cargo build --release -p server --example presign >&2
 bin="$target_dir/release/server"
 work="$(mktemp -d)"
 pids=()
@@ -74,8 +81,59 @@ upload_asset() { # <file> -> prints asset id, marked UPLOADED
   echo "$id"
 }
 
+mb_per_s() { awk -v m="$1" -v t="$2" 'BEGIN { printf "%.0f MB/s", m * 1.048576 / t }'; } # <MiB> <seconds>
+seconds_since() { awk -v t0="$1" -v t1="$(date +%s%N)" 'BEGIN { printf "%.3f", (t1 - t0) / 1e9 }'; }
+
+# aws-cli's `aws s3 cp` (its defaults: 8 MiB multipart parts and ranged GETs, 10 at a time) of
+# 1 GiB up and down against a fresh server's embedded endpoint, with the server's peak RSS;
+# next to `cp` of the same file on the same disk, the ceiling (and cp + fsync, since the
+# endpoint syncs every object before it answers).
+s3cp_rows() {
+  local mib=1024 data="$work/s3cp-data" file="$work/s3cp.bin" t0 before status
+  start_server "$data"
+  head -c "$((mib * 1024 * 1024))" /dev/urandom >"$file"
+  t0=$(date +%s%N); cp "$file" "$work/s3cp.copy"; local cp_secs; cp_secs=$(seconds_since "$t0")
+  rm -f "$work/s3cp.copy"
+  t0=$(date +%s%N); cp "$file" "$work/s3cp.copy"; sync "$work/s3cp.copy"; local sync_secs; sync_secs=$(seconds_since "$t0")
+  rm -f "$work/s3cp.copy"
+  row "cp 1024 MiB on the same disk (cp / cp + fsync)" "$(mb_per_s "$mib" "$cp_secs") / $(mb_per_s "$mib" "$sync_secs")"
+
+  local creds="$data/embedded-s3-credentials.json"
+  printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$work/aws-config"
+  local aws=(env -u AWS_CA_BUNDLE -u AWS_PROFILE
+    AWS_ACCESS_KEY_ID="$(json access_key <"$creds")" AWS_SECRET_ACCESS_KEY="$(json secret_key <"$creds")"
+    AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    "${ASSETS_CLIENTS_VENV:-$HOME/.cache/assets-service/clients-venv}/bin/aws" --endpoint-url "$s3")
+  local url="s3://assets/bench/s3cp.bin"
+  before=$(status_kib "$pid" VmRSS)
+  echo 5 >"/proc/$pid/clear_refs" # reset the peak (VmHWM) to the current RSS
+  t0=$(date +%s%N); status=0
+  "${aws[@]}" s3 cp --only-show-errors "$file" "$url" 2>"$work/aws.err" || status=$?
+  if [ "$status" -eq 0 ]; then
+    row "aws s3 cp upload 1024 MiB" "$(mb_per_s "$mib" "$(seconds_since "$t0")"), server RSS $(kib_to_mib "$before") -> peak $(kib_to_mib "$(status_kib "$pid" VmHWM)")"
+  else
+    row "aws s3 cp upload 1024 MiB" "failed (exit $status): $(tail -n 1 "$work/aws.err")"
+  fi
+  echo 5 >"/proc/$pid/clear_refs"
+  t0=$(date +%s%N); status=0
+  "${aws[@]}" s3 cp --only-show-errors "$url" "$work/s3cp.down" 2>"$work/aws.err" || status=$?
+  if [ "$status" -eq 0 ]; then
+    local same="bytes identical"; cmp -s "$file" "$work/s3cp.down" || same="BYTES DIFFER"
+    row "aws s3 cp download 1024 MiB" "$(mb_per_s "$mib" "$(seconds_since "$t0")"), server peak RSS $(kib_to_mib "$(status_kib "$pid" VmHWM)"), $same"
+  else
+    row "aws s3 cp download 1024 MiB" "failed (exit $status): $(tail -n 1 "$work/aws.err")"
+  fi
+  rm -f "$file" "$work/s3cp.down"
+  stop_server
+}
+
 echo "| measurement | result |"
 echo "|---|---|"
+
+if [ "$only" = s3cp ]; then
+  s3cp_rows
+  exit 0
+fi
 
 wasm="$root/target/site/pkg/assets.wasm"
 row "release wasm (raw / gzip -9 / brotli -q 11)" \
@@ -128,6 +186,8 @@ for size in 1 64 1024; do
   row "embedded S3 download ${size} MiB" "$(awk -v s="$size" -v t="$secs" 'BEGIN { printf "%.0f MB/s", s * 1.048576 / t }'), server peak RSS $(kib_to_mib "$(status_kib "$pid" VmHWM)")"
 done
 stop_server
+
+s3cp_rows
 
 # The same REST mix with DynamoDB's wire protocol (moto) behind it: the backend's share.
 venv="${ASSETS_VENV:-$HOME/.cache/assets-service/venv}"
