@@ -13,6 +13,20 @@ use s3s::{S3Result, TrailingHeaders, s3_error};
 
 use super::disk::Checksums;
 
+/// Copies the five checksum fields of a `Checksums` into an S3 output that has them.
+macro_rules! with_sums {
+    ($sums:expr, $out:expr) => {{
+        let (sums, mut out) = ($sums, $out);
+        out.checksum_crc32 = sums.crc32.clone();
+        out.checksum_crc32c = sums.crc32c.clone();
+        out.checksum_crc64nvme = sums.crc64nvme.clone();
+        out.checksum_sha1 = sums.sha1.clone();
+        out.checksum_sha256 = sums.sha256.clone();
+        out
+    }};
+}
+pub(super) use with_sums;
+
 /// The five algorithms, by S3's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Algorithm {

@@ -4,12 +4,13 @@
 use s3s::dto::*;
 use s3s::{S3Response, S3Result, s3_error};
 
-use super::checksum::{Algorithm, BodyCheck, Declared};
+use super::checksum::{Algorithm, BodyCheck, Declared, with_sums};
 use super::disk::{Checksums, ObjectMeta, now_ms};
 use super::handlers::DiskObjects;
-use super::object_ops::{READ_CHUNK, sums_out};
-use super::request::{ReadConditions, Unsupported, WriteHeaders, user_metadata};
-use crate::events::ObjectChange;
+use super::object_ops::{READ_CHUNK, checksum_type, copy_source};
+use super::request::{
+    Unsupported, copy_source_conditions, unsupported_in, user_metadata, write_headers,
+};
 
 type Reply<T> = S3Result<S3Response<T>>;
 
@@ -19,27 +20,9 @@ pub(super) async fn copy_object(
 ) -> Reply<CopyObjectOutput> {
     let disk = &objects.disk;
     disk.check_key(&input.bucket, &input.key)?;
-    let CopySource::Bucket {
-        bucket: source_bucket,
-        key: source_key,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Copying from an access point is not implemented by this endpoint"
-        ));
-    };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
+    let (source_bucket, source_key) = copy_source(&input.copy_source)?;
     disk.check_key(source_bucket, source_key)?;
     Unsupported {
-        acl: input.acl.as_ref(),
-        grants: input.grant_full_control.is_some()
-            || input.grant_read.is_some()
-            || input.grant_read_acp.is_some()
-            || input.grant_write_acp.is_some(),
         tagging: input.tagging.is_some()
             || input
                 .tagging_directive
@@ -49,12 +32,7 @@ pub(super) async fn copy_object(
             || input.sse_customer_algorithm.is_some()
             || input.ssekms_key_id.is_some()
             || input.copy_source_sse_customer_algorithm.is_some(),
-        object_lock: input.object_lock_mode.is_some()
-            || input.object_lock_legal_hold_status.is_some()
-            || input.object_lock_retain_until_date.is_some(),
-        website_redirect: input.website_redirect_location.is_some(),
-        storage_class: input.storage_class.as_ref().map(StorageClass::as_str),
-        write_offset: false,
+        ..unsupported_in!(input)
     }
     .refuse()?;
     let replace = match input
@@ -76,7 +54,7 @@ pub(super) async fn copy_object(
         .as_ref()
         .map(|a| Algorithm::parse(a.as_str()))
         .transpose()?;
-    if **source_key == *input.key && !replace && new_algorithm.is_none() {
+    if source_key == input.key && !replace && new_algorithm.is_none() {
         return Err(s3_error!(
             InvalidRequest,
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
@@ -85,23 +63,9 @@ pub(super) async fn copy_object(
     let Some((source, staged)) = disk.link_object(source_key).await? else {
         return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
     };
-    ReadConditions {
-        if_match: input.copy_source_if_match.as_ref(),
-        if_none_match: input.copy_source_if_none_match.as_ref(),
-        if_modified_since: input.copy_source_if_modified_since.as_ref(),
-        if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-    }
-    .check_copy_source(&source)?;
+    copy_source_conditions!(input).check_copy_source(&source)?;
     let (headers, user) = if replace {
-        let headers = WriteHeaders {
-            content_type: input.content_type,
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-        }
-        .into_stored()?;
+        let headers = write_headers!(input).into_stored()?;
         (headers, user_metadata(input.metadata)?)
     } else {
         (source.headers.clone(), source.user.clone())
@@ -123,26 +87,15 @@ pub(super) async fn copy_object(
         parts: Vec::new(),
     };
     let meta = disk.commit(staged, meta, |_| Ok(()), None).await?;
-    objects
-        .emit(
-            ObjectChange::Created,
-            &meta.key,
-            Some(meta.size),
-            Some(meta.etag.clone()),
-        )
-        .await;
-    let sums = sums_out(&meta.checksums, true);
+    objects.emit_created(&meta).await;
+    let result = CopyObjectResult {
+        e_tag: Some(ETag::Strong(meta.etag.clone())),
+        last_modified: Some(meta.last_modified()),
+        checksum_type: checksum_type(&meta.checksums),
+        ..Default::default()
+    };
     Ok(S3Response::new(CopyObjectOutput {
-        copy_object_result: Some(CopyObjectResult {
-            e_tag: Some(ETag::Strong(meta.etag.clone())),
-            last_modified: Some(meta.last_modified()),
-            checksum_crc32: sums.crc32,
-            checksum_crc32c: sums.crc32c,
-            checksum_crc64nvme: sums.crc64nvme,
-            checksum_sha1: sums.sha1,
-            checksum_sha256: sums.sha256,
-            checksum_type: sums.kind,
-        }),
+        copy_object_result: Some(with_sums!(&meta.checksums, result)),
         ..Default::default()
     }))
 }

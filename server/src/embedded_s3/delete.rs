@@ -5,6 +5,7 @@ use s3s::{S3Response, S3Result, s3_error};
 
 use super::disk::ObjectMeta;
 use super::handlers::DiskObjects;
+use super::object_ops::refuse_versions;
 use super::request::precondition_failed;
 use crate::events::ObjectChange;
 
@@ -17,9 +18,7 @@ pub(super) async fn delete_object(
     objects: &DiskObjects,
     input: DeleteObjectInput,
 ) -> Reply<DeleteObjectOutput> {
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
+    refuse_versions(input.version_id.as_deref())?;
     let if_match = input.if_match;
     let (if_size, if_time) = (input.if_match_size, input.if_match_last_modified_time);
     let condition = |meta: &ObjectMeta| {

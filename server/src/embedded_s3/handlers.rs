@@ -13,7 +13,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use tracing::{info, warn};
 
-use super::disk::Disk;
+use super::disk::{Disk, ObjectMeta};
 use super::{copy, delete, listing, multipart, object_ops};
 use crate::events::{EventSender, ObjectChange, ObjectEvent};
 
@@ -70,6 +70,17 @@ impl DiskObjects {
         if events.send(event).await.is_err() {
             warn!(key, "the event consumer has stopped; event not delivered");
         }
+    }
+
+    /// Reports a new object (`ObjectCreated:Put`, `Copy`, `CompleteMultipartUpload`).
+    pub(super) async fn emit_created(&self, meta: &ObjectMeta) {
+        self.emit(
+            ObjectChange::Created,
+            &meta.key,
+            Some(meta.size),
+            Some(meta.etag.clone()),
+        )
+        .await;
     }
 
     /// Removes incomplete multipart uploads started more than `older_than` ago (S3's

@@ -11,10 +11,12 @@ use futures::{Stream, StreamExt as _};
 use s3s::dto::*;
 use s3s::{S3Response, S3Result, TrailingHeaders, s3_error};
 
-use super::checksum::{Algorithm, BodyCheck, Declared, Verified};
+use super::checksum::{Algorithm, BodyCheck, Declared, Verified, with_sums};
 use super::disk::{Checksums, Disk, StagedData, now_ms};
 use super::handlers::DiskObjects;
-use super::request::{Unsupported, WriteHeaders, precondition_failed, user_metadata};
+use super::request::{
+    Unsupported, precondition_failed, unsupported_in, user_metadata, write_headers,
+};
 use super::uploads::{self, PartRecord, UploadInfo};
 
 /// S3's limits: every part but the last at least 5 MiB, none over 5 GiB, numbers 1 to 10,000.
@@ -26,19 +28,6 @@ const MAX_LISTED: i32 = 1000;
 const COPY_CHUNK: usize = 1 << 20;
 
 type Reply<T> = S3Result<S3Response<T>>;
-
-/// Copies the five checksum fields of a `Checksums` into an S3 output that has them.
-macro_rules! with_sums {
-    ($sums:expr, $out:expr) => {{
-        let (sums, mut out) = ($sums, $out);
-        out.checksum_crc32 = sums.crc32.clone();
-        out.checksum_crc32c = sums.crc32c.clone();
-        out.checksum_crc64nvme = sums.crc64nvme.clone();
-        out.checksum_sha1 = sums.sha1.clone();
-        out.checksum_sha256 = sums.sha256.clone();
-        out
-    }};
-}
 
 mod complete;
 mod copy;
@@ -151,39 +140,14 @@ pub(super) async fn create(
 ) -> Reply<CreateMultipartUploadOutput> {
     let disk = &objects.disk;
     disk.check_key(&input.bucket, &input.key)?;
-    Unsupported {
-        acl: input.acl.as_ref(),
-        grants: input.grant_full_control.is_some()
-            || input.grant_read.is_some()
-            || input.grant_read_acp.is_some()
-            || input.grant_write_acp.is_some(),
-        tagging: input.tagging.is_some(),
-        encryption: input.server_side_encryption.is_some()
-            || input.sse_customer_algorithm.is_some()
-            || input.ssekms_key_id.is_some(),
-        object_lock: input.object_lock_mode.is_some()
-            || input.object_lock_legal_hold_status.is_some()
-            || input.object_lock_retain_until_date.is_some(),
-        website_redirect: input.website_redirect_location.is_some(),
-        storage_class: input.storage_class.as_ref().map(StorageClass::as_str),
-        write_offset: false,
-    }
-    .refuse()?;
+    unsupported_in!(input).refuse()?;
     let algorithm = input
         .checksum_algorithm
         .as_ref()
         .map(|a| Algorithm::parse(a.as_str()))
         .transpose()?;
     let kind = checksum_type(algorithm, input.checksum_type.as_ref())?;
-    let headers = WriteHeaders {
-        content_type: input.content_type,
-        cache_control: input.cache_control,
-        content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
-        content_language: input.content_language,
-        expires: input.expires,
-    }
-    .into_stored()?;
+    let headers = write_headers!(input).into_stored()?;
     let info = UploadInfo {
         bucket: input.bucket,
         key: input.key,

@@ -5,14 +5,14 @@ use futures::StreamExt as _;
 use s3s::dto::*;
 use s3s::{S3Response, S3Result, TrailingHeaders, s3_error};
 
+use super::checksum::with_sums;
 use super::checksum::{BodyCheck, Declared};
 use super::disk::{Checksums, ObjectMeta, now_ms, read_range};
 use super::handlers::DiskObjects;
 use super::request::{
-    ReadConditions, Unsupported, WriteHeaders, byte_range, content_range, metadata_out,
-    precondition_failed, user_metadata,
+    ReadConditions, Unsupported, byte_range, content_range, metadata_out, precondition_failed,
+    served_headers, unsupported_in, user_metadata, with_headers, write_headers,
 };
-use crate::events::ObjectChange;
 
 pub(super) const READ_CHUNK: usize = 256 * 1024;
 
@@ -43,30 +43,18 @@ pub(super) fn write_conditions(
     }
 }
 
-/// The checksum headers of a stored object, as every output carries them.
-pub(super) struct SumsOut {
-    pub(super) crc32: Option<String>,
-    pub(super) crc32c: Option<String>,
-    pub(super) crc64nvme: Option<String>,
-    pub(super) sha1: Option<String>,
-    pub(super) sha256: Option<String>,
-    pub(super) kind: Option<ChecksumType>,
+/// The checksums an answer shows: all of them, or none (S3 sends them with checksum mode on,
+/// and only for the whole object).
+pub(super) fn shown(sums: &Checksums, enabled: bool) -> Checksums {
+    if enabled {
+        sums.clone()
+    } else {
+        Checksums::default()
+    }
 }
 
-pub(super) fn sums_out(sums: &Checksums, enabled: bool) -> SumsOut {
-    let pick = |v: &Option<String>| if enabled { v.clone() } else { None };
-    SumsOut {
-        crc32: pick(&sums.crc32),
-        crc32c: pick(&sums.crc32c),
-        crc64nvme: pick(&sums.crc64nvme),
-        sha1: pick(&sums.sha1),
-        sha256: pick(&sums.sha256),
-        kind: if enabled {
-            sums.kind.clone().map(ChecksumType::from)
-        } else {
-            None
-        },
-    }
+pub(super) fn checksum_type(sums: &Checksums) -> Option<ChecksumType> {
+    sums.kind.clone().map(ChecksumType::from)
 }
 
 fn checksum_mode_on(mode: Option<&ChecksumMode>) -> bool {
@@ -81,36 +69,15 @@ pub(super) async fn put_object(
     let disk = &objects.disk;
     disk.check_key(&input.bucket, &input.key)?;
     Unsupported {
-        acl: input.acl.as_ref(),
-        grants: input.grant_full_control.is_some()
-            || input.grant_read.is_some()
-            || input.grant_read_acp.is_some()
-            || input.grant_write_acp.is_some(),
-        tagging: input.tagging.is_some(),
-        encryption: input.server_side_encryption.is_some()
-            || input.sse_customer_algorithm.is_some()
-            || input.ssekms_key_id.is_some(),
-        object_lock: input.object_lock_mode.is_some()
-            || input.object_lock_legal_hold_status.is_some()
-            || input.object_lock_retain_until_date.is_some(),
-        website_redirect: input.website_redirect_location.is_some(),
-        storage_class: input.storage_class.as_ref().map(StorageClass::as_str),
         write_offset: input.write_offset_bytes.is_some(),
+        ..unsupported_in!(input)
     }
     .refuse()?;
     // Checked when the body is in (at commit): answering before reading it would close the
     // connection under a client still sending.
     let (if_match, if_none_match) = (input.if_match, input.if_none_match);
     let user = user_metadata(input.metadata)?;
-    let headers = WriteHeaders {
-        content_type: input.content_type,
-        cache_control: input.cache_control,
-        content_disposition: input.content_disposition,
-        content_encoding: input.content_encoding,
-        content_language: input.content_language,
-        expires: input.expires,
-    }
-    .into_stored()?;
+    let headers = write_headers!(input).into_stored()?;
     let declared = Declared {
         content_md5: input.content_md5,
         sums: Checksums {
@@ -161,26 +128,14 @@ pub(super) async fn put_object(
             None,
         )
         .await?;
-    objects
-        .emit(
-            ObjectChange::Created,
-            &meta.key,
-            Some(meta.size),
-            Some(meta.etag.clone()),
-        )
-        .await;
-    let sums = sums_out(&meta.checksums, true);
-    Ok(S3Response::new(PutObjectOutput {
+    objects.emit_created(&meta).await;
+    let out = PutObjectOutput {
         e_tag: Some(ETag::Strong(meta.etag.clone())),
         size: Some(meta.size as i64),
-        checksum_crc32: sums.crc32,
-        checksum_crc32c: sums.crc32c,
-        checksum_crc64nvme: sums.crc64nvme,
-        checksum_sha1: sums.sha1,
-        checksum_sha256: sums.sha256,
-        checksum_type: sums.kind,
+        checksum_type: checksum_type(&meta.checksums),
         ..Default::default()
-    }))
+    };
+    Ok(S3Response::new(with_sums!(&meta.checksums, out)))
 }
 
 /// The bytes a GET/HEAD selects: a `Range`, a `partNumber`, or the whole object.
@@ -221,123 +176,111 @@ fn invalid_part_number() -> s3s::S3Error {
     err
 }
 
+/// The `If-*` headers of a GET or HEAD.
+macro_rules! read_conditions {
+    ($input:expr) => {
+        ReadConditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 pub(super) async fn get_object(
     objects: &DiskObjects,
     input: GetObjectInput,
 ) -> Reply<GetObjectOutput> {
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
+    refuse_versions(input.version_id.as_deref())?;
     let Some((meta, file)) = objects.disk.open_object(&input.bucket, &input.key).await? else {
         return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
     };
-    ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    }
-    .check(&meta)?;
+    read_conditions!(input).check(&meta)?;
     let selected = selection(&meta, input.range.as_ref(), input.part_number)?;
     let (start, end) = selected.unwrap_or((0, meta.size));
     let body = read_range(file, start, end - start).await?;
     let stream = tokio_util::io::ReaderStream::with_capacity(body, READ_CHUNK);
     // Checksums describe the whole object: S3 returns them only when that is what is sent.
-    let sums = sums_out(
+    let sums = shown(
         &meta.checksums,
         selected.is_none() && checksum_mode_on(input.checksum_mode.as_ref()),
     );
-    Ok(S3Response::new(GetObjectOutput {
+    // The `response-*` overrides win (s3s also sets them, after these).
+    let served = served_headers!(input, &meta.headers);
+    let out = GetObjectOutput {
         body: Some(StreamingBlob::wrap(stream)),
         content_length: Some((end - start) as i64),
         content_range: selected.map(|(s, e)| content_range(s, e, meta.size)),
         accept_ranges: Some("bytes".to_string()),
         e_tag: Some(ETag::Strong(meta.etag.clone())),
         last_modified: Some(meta.last_modified()),
-        // The `response-*` overrides win (s3s also sets them, after these).
-        content_type: input
-            .response_content_type
-            .or_else(|| meta.headers.content_type.clone()),
-        cache_control: input
-            .response_cache_control
-            .or_else(|| meta.headers.cache_control.clone()),
-        content_disposition: input
-            .response_content_disposition
-            .or_else(|| meta.headers.content_disposition.clone()),
-        content_encoding: input
-            .response_content_encoding
-            .or_else(|| meta.headers.content_encoding.clone()),
-        content_language: input
-            .response_content_language
-            .or_else(|| meta.headers.content_language.clone()),
-        expires: input.response_expires.or_else(|| meta.headers.expires()),
         metadata: metadata_out(&meta.user),
         parts_count: input.part_number.map(|_| meta.parts.len().max(1) as i32),
-        checksum_crc32: sums.crc32,
-        checksum_crc32c: sums.crc32c,
-        checksum_crc64nvme: sums.crc64nvme,
-        checksum_sha1: sums.sha1,
-        checksum_sha256: sums.sha256,
-        checksum_type: sums.kind,
+        checksum_type: checksum_type(&sums),
         ..Default::default()
-    }))
+    };
+    Ok(S3Response::new(with_sums!(
+        &sums,
+        with_headers!(served, out)
+    )))
 }
 
 pub(super) async fn head_object(
     objects: &DiskObjects,
     input: HeadObjectInput,
 ) -> Reply<HeadObjectOutput> {
-    if input.version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
+    refuse_versions(input.version_id.as_deref())?;
     objects.disk.check_key(&input.bucket, &input.key)?;
     let Some(meta) = objects.disk.meta(&input.key) else {
         return Err(s3_error!(NoSuchKey));
     };
-    ReadConditions {
-        if_match: input.if_match.as_ref(),
-        if_none_match: input.if_none_match.as_ref(),
-        if_modified_since: input.if_modified_since.as_ref(),
-        if_unmodified_since: input.if_unmodified_since.as_ref(),
-    }
-    .check(&meta)?;
+    read_conditions!(input).check(&meta)?;
     let selected = selection(&meta, input.range.as_ref(), input.part_number)?;
     let (start, end) = selected.unwrap_or((0, meta.size));
-    let sums = sums_out(
+    let sums = shown(
         &meta.checksums,
         selected.is_none() && checksum_mode_on(input.checksum_mode.as_ref()),
     );
-    let headers = &meta.headers;
-    Ok(S3Response::new(HeadObjectOutput {
+    let served = served_headers!(input, &meta.headers);
+    let out = HeadObjectOutput {
         content_length: Some((end - start) as i64),
         content_range: selected.map(|(s, e)| content_range(s, e, meta.size)),
         accept_ranges: Some("bytes".to_string()),
         e_tag: Some(ETag::Strong(meta.etag.clone())),
         last_modified: Some(meta.last_modified()),
-        content_type: input
-            .response_content_type
-            .or_else(|| headers.content_type.clone()),
-        cache_control: input
-            .response_cache_control
-            .or_else(|| headers.cache_control.clone()),
-        content_disposition: input
-            .response_content_disposition
-            .or_else(|| headers.content_disposition.clone()),
-        content_encoding: input
-            .response_content_encoding
-            .or_else(|| headers.content_encoding.clone()),
-        content_language: input
-            .response_content_language
-            .or_else(|| headers.content_language.clone()),
-        expires: input.response_expires.or_else(|| headers.expires()),
         metadata: metadata_out(&meta.user),
         parts_count: (!meta.parts.is_empty()).then(|| meta.parts.len() as i32),
-        checksum_crc32: sums.crc32,
-        checksum_crc32c: sums.crc32c,
-        checksum_crc64nvme: sums.crc64nvme,
-        checksum_sha1: sums.sha1,
-        checksum_sha256: sums.sha256,
-        checksum_type: sums.kind,
+        checksum_type: checksum_type(&sums),
         ..Default::default()
-    }))
+    };
+    Ok(S3Response::new(with_sums!(
+        &sums,
+        with_headers!(served, out)
+    )))
+}
+
+/// The bucket is unversioned: the only version id is `null`, as S3 answers for such buckets.
+pub(super) fn refuse_versions(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        Some(v) if v != "null" => Err(s3_error!(InvalidArgument, "Invalid version id specified")),
+        _ => Ok(()),
+    }
+}
+
+/// The bucket and key of an `x-amz-copy-source` (a bucket path; access points are refused).
+pub(super) fn copy_source(source: &CopySource) -> S3Result<(&str, &str)> {
+    let CopySource::Bucket {
+        bucket,
+        key,
+        version_id,
+    } = source
+    else {
+        return Err(s3_error!(
+            NotImplemented,
+            "Copying from an access point is not implemented by this endpoint"
+        ));
+    };
+    refuse_versions(version_id.as_deref())?;
+    Ok((bucket, key))
 }

@@ -82,6 +82,19 @@ impl ReadConditions<'_> {
 }
 
 /// 304, with the validators a cache needs (as S3 sends them).
+/// The `x-amz-copy-source-if-*` headers of CopyObject and UploadPartCopy.
+macro_rules! copy_source_conditions {
+    ($input:expr) => {
+        $crate::embedded_s3::request::ReadConditions {
+            if_match: $input.copy_source_if_match.as_ref(),
+            if_none_match: $input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+pub(super) use copy_source_conditions;
+
 fn not_modified(meta: &ObjectMeta) -> s3s::S3Error {
     let mut err = s3_error!(NotModified, "Not Modified");
     let mut headers = http::HeaderMap::new();
@@ -141,6 +154,21 @@ pub(super) fn metadata_out(user: &BTreeMap<String, String>) -> Option<Metadata> 
     (!user.is_empty()).then(|| user.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
+/// The content headers of a write input (PutObject, CopyObject, CreateMultipartUpload).
+macro_rules! write_headers {
+    ($input:expr) => {
+        $crate::embedded_s3::request::WriteHeaders {
+            content_type: $input.content_type,
+            cache_control: $input.cache_control,
+            content_disposition: $input.content_disposition,
+            content_encoding: $input.content_encoding,
+            content_language: $input.content_language,
+            expires: $input.expires,
+        }
+    };
+}
+pub(super) use write_headers;
+
 /// The standard content headers of a write.
 pub(super) struct WriteHeaders {
     pub(super) content_type: Option<String>,
@@ -167,6 +195,88 @@ impl WriteHeaders {
         })
     }
 }
+
+/// The `Unsupported` fields every write input (PutObject, CopyObject, CreateMultipartUpload)
+/// names alike; the caller adds what only its input has.
+macro_rules! unsupported_in {
+    ($input:expr) => {
+        $crate::embedded_s3::request::Unsupported {
+            acl: $input.acl.as_ref(),
+            grants: $input.grant_full_control.is_some()
+                || $input.grant_read.is_some()
+                || $input.grant_read_acp.is_some()
+                || $input.grant_write_acp.is_some(),
+            tagging: $input.tagging.is_some(),
+            encryption: $input.server_side_encryption.is_some()
+                || $input.sse_customer_algorithm.is_some()
+                || $input.ssekms_key_id.is_some(),
+            object_lock: $input.object_lock_mode.is_some()
+                || $input.object_lock_legal_hold_status.is_some()
+                || $input.object_lock_retain_until_date.is_some(),
+            website_redirect: $input.website_redirect_location.is_some(),
+            storage_class: $input.storage_class.as_ref().map(StorageClass::as_str),
+            write_offset: false,
+        }
+    };
+}
+pub(super) use unsupported_in;
+
+/// The content headers a GET or HEAD answers with: the stored ones, each replaced by its
+/// `response-*` override when the request has one.
+macro_rules! served_headers {
+    ($input:expr, $stored:expr) => {{
+        let (input, stored) = (&$input, $stored);
+        $crate::embedded_s3::request::ServedHeaders {
+            content_type: input
+                .response_content_type
+                .clone()
+                .or_else(|| stored.content_type.clone()),
+            cache_control: input
+                .response_cache_control
+                .clone()
+                .or_else(|| stored.cache_control.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .clone()
+                .or_else(|| stored.content_disposition.clone()),
+            content_encoding: input
+                .response_content_encoding
+                .clone()
+                .or_else(|| stored.content_encoding.clone()),
+            content_language: input
+                .response_content_language
+                .clone()
+                .or_else(|| stored.content_language.clone()),
+            expires: input.response_expires.clone().or_else(|| stored.expires()),
+        }
+    }};
+}
+pub(super) use served_headers;
+
+/// Content headers as an output carries them.
+pub(super) struct ServedHeaders {
+    pub(super) content_type: Option<String>,
+    pub(super) cache_control: Option<String>,
+    pub(super) content_disposition: Option<String>,
+    pub(super) content_encoding: Option<String>,
+    pub(super) content_language: Option<String>,
+    pub(super) expires: Option<Timestamp>,
+}
+
+/// Sets an output's content headers from a `ServedHeaders`.
+macro_rules! with_headers {
+    ($served:expr, $out:expr) => {{
+        let (served, mut out) = ($served, $out);
+        out.content_type = served.content_type;
+        out.cache_control = served.cache_control;
+        out.content_disposition = served.content_disposition;
+        out.content_encoding = served.content_encoding;
+        out.content_language = served.content_language;
+        out.expires = served.expires;
+        out
+    }};
+}
+pub(super) use with_headers;
 
 /// Features a write can ask for that this endpoint does not have. Each present one is refused
 /// with S3's error for it, so nothing is silently dropped.

@@ -13,6 +13,7 @@ use s3s::dto::*;
 use s3s::{S3Response, s3_error};
 use tokio::io::AsyncReadExt as _;
 
+use super::super::checksum::with_sums;
 use super::super::disk::{Disk, ObjectMeta, StagedData, internal, now_ms};
 use super::super::object_ops::write_conditions;
 use super::super::request::url_encode;
@@ -21,7 +22,6 @@ use super::{
     Algorithm, COPY_CHUNK, Checksums, DiskObjects, MAX_PART_NUMBER, MIN_PART_SIZE, Reply,
     invalid_request, named, sums, upload_algorithm,
 };
-use crate::events::ObjectChange;
 
 fn malformed() -> s3s::S3Error {
     s3_error!(
@@ -311,14 +311,7 @@ pub(in super::super) async fn complete(
         )
         .await?;
     drop(lock);
-    objects
-        .emit(
-            ObjectChange::Created,
-            &meta.key,
-            Some(meta.size),
-            Some(meta.etag.clone()),
-        )
-        .await;
+    objects.emit_created(&meta).await;
     Ok(S3Response::new(with_sums!(
         &meta.checksums,
         CompleteMultipartUploadOutput {

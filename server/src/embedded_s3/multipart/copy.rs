@@ -4,8 +4,10 @@
 use s3s::dto::*;
 use s3s::{S3Response, S3Result, s3_error};
 
+use super::super::checksum::with_sums;
 use super::super::disk::read_range;
-use super::super::request::{ReadConditions, Unsupported};
+use super::super::object_ops::copy_source;
+use super::super::request::{Unsupported, copy_source_conditions};
 use super::super::uploads;
 use super::{
     BodyCheck, COPY_CHUNK, Declared, DiskObjects, MAX_PART_SIZE, Reply, check_part_number,
@@ -45,20 +47,7 @@ pub(in super::super) async fn upload_part_copy(
     let disk = &objects.disk;
     check_part_number(input.part_number)?;
     let (dir, info) = uploads::load(disk, &input.bucket, &input.key, &input.upload_id).await?;
-    let CopySource::Bucket {
-        bucket: source_bucket,
-        key: source_key,
-        version_id,
-    } = &input.copy_source
-    else {
-        return Err(s3_error!(
-            NotImplemented,
-            "Copying from an access point is not implemented by this endpoint"
-        ));
-    };
-    if version_id.as_deref().is_some_and(|v| v != "null") {
-        return Err(s3_error!(InvalidArgument, "Invalid version id specified"));
-    }
+    let (source_bucket, source_key) = copy_source(&input.copy_source)?;
     Unsupported {
         encryption: input.sse_customer_algorithm.is_some()
             || input.copy_source_sse_customer_algorithm.is_some(),
@@ -69,13 +58,7 @@ pub(in super::super) async fn upload_part_copy(
     let Some((source, file)) = disk.open_object(source_bucket, source_key).await? else {
         return Err(s3_error!(NoSuchKey, "The specified key does not exist."));
     };
-    ReadConditions {
-        if_match: input.copy_source_if_match.as_ref(),
-        if_none_match: input.copy_source_if_none_match.as_ref(),
-        if_modified_since: input.copy_source_if_modified_since.as_ref(),
-        if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-    }
-    .check_copy_source(&source)?;
+    copy_source_conditions!(input).check_copy_source(&source)?;
     let (start, end) = copy_range(input.copy_source_range.as_deref(), source.size)?;
     if end - start > MAX_PART_SIZE {
         return Err(s3_error!(

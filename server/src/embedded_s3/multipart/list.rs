@@ -4,6 +4,7 @@
 use s3s::S3Response;
 use s3s::dto::*;
 
+use super::super::checksum::with_sums;
 use super::super::request::url_encode;
 use super::super::uploads::{self, UploadInfo};
 use super::{DiskObjects, Reply, page_size, timestamp};
