@@ -6,7 +6,7 @@ use s3s::{S3Response, S3Result, s3_error};
 use super::disk::ObjectMeta;
 use super::handlers::DiskObjects;
 use super::object_ops::refuse_versions;
-use super::request::precondition_failed;
+use super::request::{precondition_failed, seconds};
 use crate::events::ObjectChange;
 
 /// S3's limit on keys in one DeleteObjects request.
@@ -27,10 +27,9 @@ pub(super) async fn delete_object(
             _ => true,
         };
         let size_ok = if_size.is_none_or(|size| size as u64 == meta.size);
-        let time_ok = if_time.as_ref().is_none_or(|t| {
-            time::OffsetDateTime::from(t.clone()).unix_timestamp()
-                == time::OffsetDateTime::from(meta.last_modified()).unix_timestamp()
-        });
+        let time_ok = if_time
+            .as_ref()
+            .is_none_or(|t| seconds(t) == seconds(&meta.last_modified()));
         if etag_ok && size_ok && time_ok {
             Ok(())
         } else {

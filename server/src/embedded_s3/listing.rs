@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
 use s3s::dto::*;
 use s3s::{S3Response, S3Result, s3_error};
 
-use super::disk::ObjectMeta;
+use super::disk::{ObjectMeta, Walk};
 use super::handlers::DiskObjects;
 use super::request::url_encode;
 use crate::aws::EMBEDDED_REGION;
@@ -19,8 +19,6 @@ type Reply<T> = S3Result<S3Response<T>>;
 
 /// S3's cap on `max-keys`.
 const MAX_KEYS: usize = 1000;
-/// Index entries read per step while filling one page.
-const BATCH: usize = 1000;
 
 fn owner() -> Owner {
     Owner {
@@ -132,51 +130,38 @@ fn page(
     after: Option<&str>,
     max_keys: usize,
 ) -> (Vec<Entry>, bool) {
-    let disk = &objects.disk;
     let mut entries = Vec::new();
-    let mut from: Bound<String> = match after {
-        Some(after) if !after.is_empty() => Bound::Excluded(after.to_string()),
+    let mut truncated = false;
+    let from = match after {
+        Some(after) if !after.is_empty() => Bound::Excluded(after),
         _ => Bound::Unbounded,
     };
-    loop {
-        let batch = disk.list(prefix, from.as_ref().map(String::as_str), BATCH);
-        let full_batch = batch.len() == BATCH;
-        let mut restart = None;
-        for (key, meta) in batch {
-            let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
-                key[prefix.len()..]
-                    .find(d)
-                    .map(|at| key[..prefix.len() + at + d.len()].to_string())
-            });
-            let entry = match rolled {
-                Some(common) => {
-                    restart = Some(successor(&common));
-                    // A common prefix at or before the marker was listed on an earlier page.
-                    if after.is_some_and(|a| common.as_str() <= a) {
-                        break;
-                    }
-                    Entry::Prefix(common)
+    objects.disk.walk(prefix, from, |key, meta| {
+        let rolled = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
+            key[prefix.len()..]
+                .find(d)
+                .map(|at| key[..prefix.len() + at + d.len()].to_string())
+        });
+        let (entry, then) = match rolled {
+            Some(common) => {
+                // Every key under a common prefix rolls into it: go straight past them.
+                let then = successor(&common).map_or(Walk::Stop, Walk::SeekTo);
+                // A common prefix at or before the marker was listed on an earlier page.
+                if after.is_some_and(|a| common.as_str() <= a) {
+                    return then;
                 }
-                None => {
-                    from = Bound::Excluded(key.clone());
-                    Entry::Object(key, meta)
-                }
-            };
-            if entries.len() == max_keys {
-                return (entries, true);
+                (Entry::Prefix(common), then)
             }
-            entries.push(entry);
-            if restart.is_some() {
-                break;
-            }
+            None => (Entry::Object(key.to_string(), meta.clone()), Walk::Next),
+        };
+        if entries.len() == max_keys {
+            truncated = true;
+            return Walk::Stop;
         }
-        match restart {
-            Some(Some(next)) => from = Bound::Included(next),
-            Some(None) => return (entries, false),
-            None if full_batch => {}
-            None => return (entries, false),
-        }
-    }
+        entries.push(entry);
+        then
+    });
+    (entries, truncated)
 }
 
 fn max_keys(requested: Option<i32>) -> S3Result<usize> {

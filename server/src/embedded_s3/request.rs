@@ -25,7 +25,8 @@ fn etag_matches(condition: &ETagCondition, etag: &str) -> bool {
     }
 }
 
-fn seconds(ts: &Timestamp) -> i64 {
+/// A timestamp at the whole-second precision HTTP dates carry.
+pub(super) fn seconds(ts: &Timestamp) -> i64 {
     time::OffsetDateTime::from(ts.clone()).unix_timestamp()
 }
 

@@ -30,13 +30,15 @@ fn scope_region(credential: &str) -> Option<&str> {
 
 /// The answer for a request S3 would refuse on these grounds, or `None`.
 pub(super) fn refusal<B>(req: &http::Request<B>) -> Option<Response> {
-    let query = req.uri().query().unwrap_or("");
-    let param = |name: &str| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
-    };
-    if let Some(expires) = param("X-Amz-Expires") {
+    let (mut expires, mut credential) = (None, None);
+    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        match &*name {
+            "X-Amz-Expires" => expires = Some(value),
+            "X-Amz-Credential" => credential = Some(value),
+            _ => {}
+        }
+    }
+    if let Some(expires) = expires {
         let message = match expires.parse::<i64>() {
             Ok(seconds) if (0..=MAX_EXPIRES).contains(&seconds) => None,
             Ok(seconds) if seconds < 0 => Some("X-Amz-Expires must be non-negative"),
@@ -54,7 +56,7 @@ pub(super) fn refusal<B>(req: &http::Request<B>) -> Option<Response> {
             ));
         }
     }
-    if let Some(credential) = param("X-Amz-Credential")
+    if let Some(credential) = credential
         && let Some(region) = scope_region(&credential)
         && region != EMBEDDED_REGION
     {

@@ -15,6 +15,7 @@
 mod files;
 mod legacy;
 mod meta;
+mod recovery;
 
 pub(super) use files::{ObjectWriter, StagedData, TempFile, read_range, sync_dir, write_durably};
 pub(super) use meta::{Checksums, ContentHeaders, ObjectMeta, now_ms};
@@ -28,7 +29,7 @@ use anyhow::Context as _;
 use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 use tokio::io::BufWriter;
-use tracing::{info, warn};
+use tracing::info;
 
 const FORMAT_VERSION: &str = "2";
 const WRITE_BUFFER: usize = 1 << 20;
@@ -52,6 +53,14 @@ struct CommitEntry {
     /// A directory removed with the commit (a completed multipart upload's parts).
     #[serde(default)]
     remove_dir: Option<PathBuf>,
+}
+
+/// Where a walk over the index goes after a key.
+pub(super) enum Walk {
+    Next,
+    /// On from this key (inclusive).
+    SeekTo(String),
+    Stop,
 }
 
 /// The objects of the one bucket, on disk and indexed in memory.
@@ -182,16 +191,18 @@ impl Disk {
         }
     }
 
-    /// Up to `limit` objects whose keys start with `prefix`, in key order, from `from`.
-    pub(super) fn list(
+    /// Visits the objects whose keys start with `prefix`, in key order, from `from`, under
+    /// one read of the index; `visit` says where to go next (so a listing can skip a whole
+    /// common prefix without copying what it skips).
+    pub(super) fn walk(
         &self,
         prefix: &str,
         from: std::ops::Bound<&str>,
-        limit: usize,
-    ) -> Vec<(String, Arc<ObjectMeta>)> {
+        mut visit: impl FnMut(&str, &Arc<ObjectMeta>) -> Walk,
+    ) {
         use std::ops::Bound;
         let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-        let lower = match from {
+        let mut lower = match from {
             Bound::Included(key) | Bound::Excluded(key) if key < prefix => {
                 Bound::Included(prefix.to_string())
             }
@@ -199,12 +210,22 @@ impl Disk {
             Bound::Excluded(key) => Bound::Excluded(key.to_string()),
             Bound::Unbounded => Bound::Included(prefix.to_string()),
         };
-        index
-            .range::<String, _>((lower, Bound::Unbounded))
-            .take_while(|(key, _)| key.starts_with(prefix))
-            .take(limit)
-            .map(|(key, meta)| (key.clone(), meta.clone()))
-            .collect()
+        'seek: loop {
+            for (key, meta) in index.range::<String, _>((lower.clone(), Bound::Unbounded)) {
+                if !key.starts_with(prefix) {
+                    return;
+                }
+                match visit(key, meta) {
+                    Walk::Next => {}
+                    Walk::Stop => return,
+                    Walk::SeekTo(next) => {
+                        lower = Bound::Included(next);
+                        continue 'seek;
+                    }
+                }
+            }
+            return;
+        }
     }
 
     /// A new temp file in `.tmp`; it vanishes unless committed.
@@ -267,7 +288,7 @@ impl Disk {
         let entry = tokio::task::spawn_blocking(move || -> std::io::Result<CommitEntry> {
             write_durably(&journal, &encoded)?;
             // From here on the commit happens, now or at the next start.
-            finish_commit(&entry)?;
+            recovery::finish_commit(&entry)?;
             std::fs::remove_file(&journal)?;
             sync_dir(journal.parent().unwrap_or(Path::new(".")))?;
             Ok(entry)
@@ -316,91 +337,6 @@ impl Disk {
             .remove(key);
         Ok(true)
     }
-
-    /// Finishes journaled commits a crash interrupted and clears every other temp file.
-    fn recover(&self) -> anyhow::Result<()> {
-        let tmp = self.tmp_dir();
-        let mut entries = Vec::new();
-        for entry in
-            std::fs::read_dir(&tmp).with_context(|| format!("reading {}", tmp.display()))?
-        {
-            let path = entry?.path();
-            if path.extension().is_some_and(|ext| ext == "commit") {
-                entries.push(path);
-            }
-        }
-        for journal in entries {
-            // A torn entry was never complete, so its commit never happened.
-            let parsed = std::fs::read(&journal)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<CommitEntry>(&bytes).ok());
-            if let Some(entry) = parsed {
-                finish_commit(&entry)
-                    .with_context(|| format!("finishing the commit of {}", entry.meta.key))?;
-                info!(
-                    key = entry.meta.key,
-                    "finished a commit interrupted by a crash"
-                );
-            }
-            std::fs::remove_file(&journal)?;
-        }
-        for entry in std::fs::read_dir(&tmp)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                std::fs::remove_dir_all(&path)?;
-            } else {
-                std::fs::remove_file(&path)
-                    .with_context(|| format!("removing {}", path.display()))?;
-            }
-        }
-        sync_dir(&tmp)?;
-        Ok(())
-    }
-
-    /// Reads every metadata file into memory; drops metadata whose bytes are gone (a delete
-    /// interrupted between its two steps).
-    fn load_index(&self) -> anyhow::Result<usize> {
-        let mut index = BTreeMap::new();
-        let meta_dir = self.meta_dir();
-        for entry in std::fs::read_dir(&meta_dir)? {
-            let path = entry?.path();
-            let Some(name) = path.file_name() else {
-                continue;
-            };
-            if !self.bucket_dir().join(name).exists() {
-                warn!(path = %path.display(), "metadata without an object (interrupted delete); removing it");
-                std::fs::remove_file(&path)?;
-                continue;
-            }
-            let bytes = std::fs::read(&path)?;
-            let meta: ObjectMeta = serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display()))?;
-            index.insert(meta.key.clone(), Arc::new(meta));
-        }
-        let count = index.len();
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
-        Ok(count)
-    }
-}
-
-/// Redoes what a journal entry says; safe to repeat.
-fn finish_commit(entry: &CommitEntry) -> std::io::Result<()> {
-    if entry.data.exists() {
-        std::fs::rename(&entry.data, &entry.object)?;
-    }
-    let meta_tmp = entry.data.with_extension("meta");
-    let meta = serde_json::to_vec(&entry.meta).map_err(std::io::Error::other)?;
-    write_durably(&meta_tmp, &meta)?;
-    std::fs::rename(&meta_tmp, &entry.meta_path)?;
-    for path in [&entry.object, &entry.meta_path] {
-        sync_dir(path.parent().unwrap_or(Path::new(".")))?;
-    }
-    if let Some(dir) = &entry.remove_dir
-        && dir.exists()
-    {
-        std::fs::remove_dir_all(dir)?;
-    }
-    Ok(())
 }
 
 fn remove_if_present(path: &Path) -> std::io::Result<()> {
@@ -453,7 +389,12 @@ mod tests {
         drop(disk);
         let disk = Disk::open(dir.path(), "b").unwrap();
         assert_eq!(disk.meta("a/b c.txt").unwrap().size, 5);
-        assert_eq!(disk.list("a/", std::ops::Bound::Unbounded, 10).len(), 1);
+        let mut listed = Vec::new();
+        disk.walk("a/", std::ops::Bound::Unbounded, |key, _| {
+            listed.push(key.to_string());
+            Walk::Next
+        });
+        assert_eq!(listed, ["a/b c.txt"]);
     }
 
     #[tokio::test]
