@@ -1,6 +1,9 @@
 // Measures the dashboard's first load in headless Chromium: time to the server-rendered page
 // (DOMContentLoaded) and to hydration (the page's data-hydrated marker). Prints numbers; used by
 // bench/run.sh, not a test.  Usage: node first-load.mjs http://127.0.0.1:3000 [runs]
+// The dashboard needs a session: set ASSETS_USER and ASSETS_PASSWORD (a user made with
+// `server users add`); each run signs in through the API, which loads no page, so the cache
+// stays cold.
 import { chromium } from '@playwright/test';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:3000';
@@ -15,6 +18,13 @@ const dom = [];
 const hydrated = [];
 for (let i = 0; i < runs; i++) {
   const context = await browser.newContext(); // cold cache each run
+  if (process.env.ASSETS_USER) {
+    const signedIn = await context.request.post(`${base}/api/sign_in`, {
+      headers: { Origin: new URL(base).origin },
+      data: { form: { name: process.env.ASSETS_USER, password: process.env.ASSETS_PASSWORD ?? '' } },
+    });
+    if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()} ${await signedIn.text()}`);
+  }
   const page = await context.newPage();
   const started = Date.now();
   await page.goto(base, { waitUntil: 'domcontentloaded' });

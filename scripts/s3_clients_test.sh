@@ -63,6 +63,9 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 up || { echo "the server did not answer within 30 s" >&2; exit 1; }
+# The REST API takes an API key: the first run made `admin`; give it one, as an operator would.
+ASSETS_API_KEY="$("$bin" --data-dir "$data" api-keys create --user admin --label s3-clients | tail -n 1)"
+export ASSETS_API_KEY
 creds="$data/embedded-s3-credentials.json"
 [ -s "$creds" ] || { echo "no credentials at $creds" >&2; exit 1; }
 

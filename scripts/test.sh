@@ -59,8 +59,20 @@ step "Playwright (Chromium) against the built server"
 app_port="$(free_port)"
 s3_port="$(free_port)"
 e2e_dir="$(mktemp -d)"
+server_bin="$target_dir/debug/server"
+# The users the tests sign in as (not admins), made with the CLI on the server's data directory
+# before it starts; their passwords and API keys reach Playwright in environment variables.
+secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
+for user in alice bob; do
+  password="$(secret)"
+  printf '%s\n' "$password" | "$server_bin" --data-dir "$e2e_dir/data" users add "$user" >/dev/null
+  key="$("$server_bin" --data-dir "$e2e_dir/data" api-keys create --user "$user" --label e2e | tail -n 1)"
+  [ -n "$key" ] || { echo "no API key printed for $user" >&2; exit 1; }
+  upper="$(printf '%s' "$user" | tr a-z A-Z)"
+  export "${upper}_PASSWORD=$password" "${upper}_API_KEY=$key"
+done
 LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=info \
-  "$target_dir/debug/server" --listen "127.0.0.1:$app_port" --s3-listen "127.0.0.1:$s3_port" \
+  "$server_bin" --listen "127.0.0.1:$app_port" --s3-listen "127.0.0.1:$s3_port" \
   --data-dir "$e2e_dir/data" >"$e2e_dir/server.log" 2>&1 &
 pids+=($!)
 status=0

@@ -7,8 +7,8 @@ use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 use crate::model::{
-    Asset, AssetId, AssetPage, CreatedAsset, DownloadLink, ErrorBody, ErrorCode, ListQuery,
-    NewAsset, UrlLifetime,
+    ApiKeyInfo, Asset, AssetId, AssetPage, CreatedApiKey, CreatedAsset, DownloadLink, ErrorBody,
+    ErrorCode, ListQuery, NewApiKey, NewAsset, Principal, SignInForm, UrlLifetime,
 };
 
 /// Server functions fail with the REST API's own error body; the server sets the matching
@@ -31,7 +31,8 @@ impl FromServerFnError for ErrorBody {
     }
 }
 
-/// What the dashboard needs from the service. Implemented by the server.
+/// What the dashboard needs from the service. Implemented by the server, which acts as the
+/// request's signed-in user (it knows the request; these functions need not pass it on).
 #[cfg(feature = "ssr")]
 #[async_trait::async_trait]
 pub trait AssetPort: Send + Sync + 'static {
@@ -46,13 +47,34 @@ pub trait AssetPort: Send + Sync + 'static {
     async fn delete(&self, id: AssetId) -> Result<(), ErrorBody>;
 }
 
+/// Signing in and out, and the signed-in user's API keys. Implemented by the server (it sets
+/// and clears the session cookie).
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait AuthPort: Send + Sync + 'static {
+    async fn current_user(&self) -> Result<Option<Principal>, ErrorBody>;
+    async fn sign_in(&self, form: SignInForm) -> Result<Principal, ErrorBody>;
+    async fn sign_out(&self) -> Result<(), ErrorBody>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, ErrorBody>;
+    async fn create_api_key(&self, new: NewApiKey) -> Result<CreatedApiKey, ErrorBody>;
+    async fn revoke_api_key(&self, key_id: String) -> Result<(), ErrorBody>;
+}
+
 #[cfg(feature = "ssr")]
 pub type SharedPort = std::sync::Arc<dyn AssetPort>;
+#[cfg(feature = "ssr")]
+pub type SharedAuthPort = std::sync::Arc<dyn AuthPort>;
 
 #[cfg(feature = "ssr")]
 fn port() -> Result<SharedPort, ErrorBody> {
     use_context::<SharedPort>()
         .ok_or_else(|| ErrorBody::new(ErrorCode::Unavailable, "asset service is not configured"))
+}
+
+#[cfg(feature = "ssr")]
+fn auth_port() -> Result<SharedAuthPort, ErrorBody> {
+    use_context::<SharedAuthPort>()
+        .ok_or_else(|| ErrorBody::new(ErrorCode::Unavailable, "sign-in is not configured"))
 }
 
 // Each server function answers at a stable path, `/api/<name>`, with JSON in and out.
@@ -82,4 +104,41 @@ pub async fn get_download_link(
 #[server(input = Json, endpoint = "delete_asset")]
 pub async fn delete_asset(id: AssetId) -> Result<(), ErrorBody> {
     port()?.delete(id).await
+}
+
+/// The signed-in user, if any.
+#[server(input = Json, endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<Principal>, ErrorBody> {
+    auth_port()?.current_user().await
+}
+
+/// Starts a session (sets the session cookie). Wrong name or password: `unauthorized`;
+/// too many failures: `rate_limited`.
+#[server(input = Json, endpoint = "sign_in")]
+pub async fn sign_in(form: SignInForm) -> Result<Principal, ErrorBody> {
+    auth_port()?.sign_in(form).await
+}
+
+/// Ends the session on the server and clears the cookie.
+#[server(input = Json, endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ErrorBody> {
+    auth_port()?.sign_out().await
+}
+
+/// The signed-in user's API keys, newest first.
+#[server(input = Json, endpoint = "list_api_keys")]
+pub async fn list_api_keys() -> Result<Vec<ApiKeyInfo>, ErrorBody> {
+    auth_port()?.list_api_keys().await
+}
+
+/// A new API key for the signed-in user; the reply holds its secret, shown this once.
+#[server(input = Json, endpoint = "create_api_key")]
+pub async fn create_api_key(new: NewApiKey) -> Result<CreatedApiKey, ErrorBody> {
+    auth_port()?.create_api_key(new).await
+}
+
+/// Revokes one of the signed-in user's keys (another user's key id answers `not_found`).
+#[server(input = Json, endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(key_id: String) -> Result<(), ErrorBody> {
+    auth_port()?.revoke_api_key(key_id).await
 }

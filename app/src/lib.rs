@@ -43,14 +43,32 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/assets.css" />
         <Title text="Assets" />
         <Router>
-            <main>
-                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }.into_view()>
-                    // Async: the server waits for the asset list, so the page is complete HTML
-                    // and browsing works without JavaScript.
-                    <Route path=StaticSegment("") view=pages::dashboard::Dashboard ssr=SsrMode::Async />
-                </Routes>
-            </main>
+            <Routes fallback=|| {
+                view! {
+                    <main>
+                        <p class="empty">"Page not found."</p>
+                    </main>
+                }
+                    .into_view()
+            }>
+                // Async: the server waits for the asset list, so the page is complete HTML
+                // and browsing works without JavaScript.
+                <Route path=StaticSegment("") view=SignedInDashboard ssr=SsrMode::Async />
+                <Route path=StaticSegment("keys") view=pages::keys::KeysPage ssr=SsrMode::Async />
+                <Route path=StaticSegment("sign-in") view=pages::sign_in::SignInPage />
+            </Routes>
         </Router>
+    }
+}
+
+/// The dashboard under the signed-in header.
+#[component]
+fn SignedInDashboard() -> impl IntoView {
+    view! {
+        <components::header::SiteHeader />
+        <main>
+            <pages::dashboard::Dashboard />
+        </main>
     }
 }
 

@@ -1,15 +1,14 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, waitHydrated } from './fixtures';
 
-// The page is rendered on the server; the marker flips to "true" only once the wasm has hydrated.
 async function openHydrated(page: import('@playwright/test').Page) {
   await page.goto('/');
-  await expect(page.locator('section.dashboard')).toHaveAttribute('data-hydrated', 'true');
+  await waitHydrated(page);
 }
 
-test('the server-rendered list shows assets without JavaScript', async ({ browser, request }) => {
+test('the server-rendered list shows assets without JavaScript', async ({ newContext, request }) => {
   const created = await request.post('/assets', { data: { filename: 'ssr-visible.txt' } });
   expect(created.status()).toBe(201);
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto('/');
   await expect(page.locator('tr', { hasText: 'ssr-visible.txt' })).toBeVisible();
@@ -38,13 +37,12 @@ test('the page hydrates and Refresh loads new assets without a reload', async ({
   await page.screenshot({ path: 'artifacts/dashboard.png', fullPage: true });
 });
 
-test('the dashboard reads on a phone-width screen', async ({ browser, request }) => {
+test('the dashboard reads on a phone-width screen', async ({ newContext, request }) => {
   const created = await request.post('/assets', { data: { filename: 'phone-width-check.txt' } });
   expect(created.status()).toBe(201);
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const context = await newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();
-  await page.goto('/');
-  await expect(page.locator('section.dashboard')).toHaveAttribute('data-hydrated', 'true');
+  await openHydrated(page);
   await expect(page.locator('tr', { hasText: 'phone-width-check.txt' })).toBeVisible();
   // Nothing is wider than the screen: no sideways scrolling.
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -1,4 +1,5 @@
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import type { APIRequestContext, Page } from '@playwright/test';
+import { expect, test, waitHydrated } from './fixtures';
 
 // More assets than the server's largest page (1000): "Load more" must follow cursors instead of
 // asking for an ever larger page, and a refresh must keep what was loaded without duplicates.
@@ -54,7 +55,7 @@ test('Load more pages through 1,100 assets, each shown once; Refresh keeps what 
   expect(new Set(created).size).toBe(COUNT);
 
   await page.goto('/');
-  await expect(page.locator('section.dashboard')).toHaveAttribute('data-hydrated', 'true');
+  await waitHydrated(page);
   const rows = page.locator('table.assets tbody tr[data-asset-id]');
   await expect(rows).toHaveCount(50);
 

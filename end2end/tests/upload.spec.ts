@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
+import { expect, test, waitHydrated } from './fixtures';
 
 // Real files, uploaded by the real page in Chromium straight to the embedded S3 endpoint.
 function makeFile(name: string, bytes: number): { path: string; content: Buffer } {
@@ -15,7 +16,7 @@ function makeFile(name: string, bytes: number): { path: string; content: Buffer 
 
 async function openHydrated(page: Page) {
   await page.goto('/');
-  await expect(page.locator('section.dashboard')).toHaveAttribute('data-hydrated', 'true');
+  await waitHydrated(page);
 }
 
 function uploadItem(page: Page, name: string) {
@@ -26,7 +27,7 @@ function assetRow(page: Page, name: string) {
   return page.locator('table.assets tr', { hasText: name });
 }
 
-test('upload two files, download one, copy a link, delete one', async ({ page, context, request }) => {
+test('upload two files, download one, copy a link, delete one', async ({ page, context, anon }) => {
   await context.grantPermissions(['clipboard-read', 'clipboard-write']);
   const stamp = Date.now();
   const small = makeFile(`small-${stamp}.bin`, 300 * 1024);
@@ -57,7 +58,8 @@ test('upload two files, download one, copy a link, delete one', async ({ page, c
   await expect(page.locator('.notice')).toContainText('Link copied; it expires');
   const link = await page.evaluate(() => navigator.clipboard.readText());
   expect(link).toContain('X-Amz-Signature=');
-  const fetched = await request.get(link);
+  // The presigned URL is the only credential: no cookie, no API key.
+  const fetched = await anon.get(link);
   expect(fetched.status()).toBe(200);
   expect(Buffer.from(await fetched.body()).equals(small.content)).toBe(true);
 

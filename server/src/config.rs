@@ -117,6 +117,26 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=MAX_AGE_SECS))]
     pub created_ttl: Option<u64>,
 
+    /// The URL browsers reach the dashboard at (e.g. https://assets.example.com). Requests for
+    /// any other host name than this one or a loopback name are refused (DNS rebinding); with
+    /// https, the session cookie is `Secure` with the `__Host-` prefix.
+    #[arg(long, env = "ASSETS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// A dashboard session unused this many seconds ends (default 12 hours).
+    #[arg(long, env = "ASSETS_SESSION_IDLE_TIMEOUT", default_value_t = 12 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..=MAX_AGE_SECS))]
+    pub session_idle_timeout: u64,
+
+    /// A dashboard session ends this many seconds after sign-in, however active (default 7 days).
+    #[arg(long, env = "ASSETS_SESSION_LIFETIME", default_value_t = 7 * 86_400,
+          value_parser = clap::value_parser!(u64).range(60..=MAX_AGE_SECS))]
+    pub session_lifetime: u64,
+
+    /// DynamoDB table for users, API keys and sessions; default: `<--dynamodb-table>-auth`.
+    #[arg(long, env = "ASSETS_DYNAMODB_AUTH_TABLE")]
+    pub dynamodb_auth_table: Option<String>,
+
     /// Origins allowed to PUT/GET objects from a browser (bucket CORS set by `init-aws`).
     #[arg(
         long,
@@ -150,8 +170,14 @@ pub enum Command {
     /// exists RECEIVED, expire abandoned ones. On the embedded default the server must be
     /// running (the sweep HEADs its S3 endpoint).
     Reconcile,
-    /// Create the DynamoDB table (key schema, index, TTL) and the S3 bucket with browser CORS
-    /// rules, then exit. Existing ones are left as they are.
+    /// Manage users (who may sign in to the dashboard and own API keys).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage API keys (what scripts send as `Authorization: Bearer`).
+    #[command(subcommand)]
+    ApiKeys(ApiKeysCommand),
+    /// Create the DynamoDB tables (assets; users, keys and sessions) and the S3 bucket with
+    /// browser CORS rules, then exit. Existing ones are left as they are.
     InitAws {
         /// Provisioned read capacity units (with --write-capacity); default: on-demand.
         #[arg(long, requires = "write_capacity")]
@@ -160,6 +186,44 @@ pub enum Command {
         #[arg(long, requires = "read_capacity")]
         write_capacity: Option<i64>,
     },
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; the password (one line, at least 12 characters) is read from standard input.
+    Add {
+        name: String,
+        /// Admins see and manage every user's assets.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password (read from standard input); ends their sessions.
+    Passwd { name: String },
+    /// List users.
+    List,
+    /// Remove a user and their API keys (their assets stay, visible to admins).
+    Remove { name: String },
+}
+
+#[derive(Clone, Debug, Subcommand)]
+pub enum ApiKeysCommand {
+    /// Create a key; its secret is printed once, alone on the last line.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        label: String,
+        /// Days until the key stops working (default: until revoked).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a key: it stops working within seconds on every replica.
+    Revoke { key_id: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -184,6 +248,19 @@ impl Config {
 
     pub fn abandoned_after(&self) -> TimeDelta {
         age(self.abandoned_after)
+    }
+
+    pub fn session_policy(&self) -> crate::service::auth::SessionPolicy {
+        crate::service::auth::SessionPolicy {
+            idle: age(self.session_idle_timeout),
+            absolute: age(self.session_lifetime),
+        }
+    }
+
+    pub fn dynamodb_auth_table(&self) -> String {
+        self.dynamodb_auth_table
+            .clone()
+            .unwrap_or_else(|| format!("{}-auth", self.dynamodb_table))
     }
 
     /// How long a `CREATED` record may live in DynamoDB before its TTL expires it.

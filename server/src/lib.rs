@@ -1,11 +1,13 @@
 //! The asset service. Each module is one concern:
-//! - `config`, `telemetry`, `aws` (SDK settings and clients), `startup` (bind, wire, serve);
+//! - `config`, `telemetry`, `aws` (SDK settings and clients), `startup` (bind, wire, serve),
+//!   `cli` (the `users` and `api-keys` subcommands);
 //! - `service`: the lifecycle, the one place that decides (with `app::model`);
 //! - `store`: asset records (SQLite or DynamoDB); `objects`: S3 calls; `provision`: `init-aws`;
 //! - `events`: what storage says happened; `notifications`: envelopes that carry it;
 //! - `embedded_s3`: the zero-setup object store; `http`: the edges (REST, events, dashboard).
 
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod embedded_s3;
 pub mod events;

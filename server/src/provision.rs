@@ -1,24 +1,29 @@
 //! `server init-aws`: creates what the AWS mode needs, leaving existing resources as they are:
-//! the DynamoDB table (key schema, the listing index, TTL) and the S3 bucket with the CORS rules
-//! browsers need for presigned uploads and downloads.
+//! the DynamoDB tables (assets: key schema, the listing indexes, TTL; auth: users, API keys,
+//! sessions) and the S3 bucket with the CORS rules browsers need for presigned uploads and
+//! downloads.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::error::SdkError as DynamoError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ProvisionedThroughput, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ProvisionedThroughput, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_s3::error::SdkError as S3Error;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
-use crate::store::dynamo::{EXPIRES, INDEX};
+use crate::store::dynamo::{ALL_INDEX, AUTH_INDEX, EXPIRES, INDEX, SHARD};
 
-/// Waits for a new table to become active; a table that never does is an error (the TTL
-/// setting and first writes would fail on it).
-async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
+/// Waits for a table, and the index `index` if given, to become active; one that never does is
+/// an error (the TTL setting and first writes would fail on it).
+async fn wait_until_active(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: Option<&str>,
+) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_TIMEOUT;
     loop {
         let described = client
@@ -26,21 +31,37 @@ async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) -> an
             .table_name(table)
             .send()
             .await
-            .context("describing the new table")?;
-        let status = described.table().and_then(|t| t.table_status()).cloned();
-        if status == Some(TableStatus::Active) {
+            .with_context(|| format!("describing table {table}"))?;
+        let description = described.table();
+        let status = description.and_then(|t| t.table_status()).cloned();
+        let index_status = index.map(|name| {
+            description
+                .map(|t| t.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .find(|i| i.index_name() == Some(name))
+                .and_then(|i| i.index_status())
+                .cloned()
+        });
+        let index_ready = index_status
+            .as_ref()
+            .is_none_or(|s| s.as_ref() == Some(&IndexStatus::Active));
+        if status == Some(TableStatus::Active) && index_ready {
             return Ok(());
         }
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
-            "table {table} is still {status:?} after {TABLE_ACTIVE_TIMEOUT:?}; not continuing"
+            "table {table} is still {status:?} (index: {index_status:?}) after \
+             {TABLE_ACTIVE_TIMEOUT:?}; not continuing"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
-/// How long `create_table` waits for a new table to become active.
-const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `create_table` waits for a new table (or an index added to one) to become active.
+/// Adding an index to a big table backfills it, which may take longer; `init-aws` run again
+/// carries on waiting.
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Table capacity for `create_table`: on-demand, or provisioned like the original's
 /// `ReadCapacityUnits`/`WriteCapacityUnits`.
@@ -50,55 +71,76 @@ pub enum Capacity {
     Provisioned { read: i64, write: i64 },
 }
 
-/// Creates the table, its index and its TTL setting, and waits until it is active.
-/// An existing table is left as it is.
-pub async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
+impl Capacity {
+    fn throughput(self) -> anyhow::Result<Option<ProvisionedThroughput>> {
+        Ok(match self {
+            Self::OnDemand => None,
+            Self::Provisioned { read, write } => Some(
+                ProvisionedThroughput::builder()
+                    .read_capacity_units(read)
+                    .write_capacity_units(write)
+                    .build()?,
+            ),
+        })
+    }
+}
+
+fn string_attribute(name: &str) -> anyhow::Result<AttributeDefinition> {
+    Ok(AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()?)
+}
+
+fn key(name: &str, kind: KeyType) -> anyhow::Result<KeySchemaElement> {
+    Ok(KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()?)
+}
+
+/// An index on (hash, range) projecting every attribute.
+fn index(
+    name: &str,
+    hash: &str,
+    range: &str,
     capacity: Capacity,
-) -> anyhow::Result<()> {
-    let attr = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-    };
-    let throughput = match capacity {
-        Capacity::OnDemand => None,
-        Capacity::Provisioned { read, write } => Some(
-            ProvisionedThroughput::builder()
-                .read_capacity_units(read)
-                .write_capacity_units(write)
-                .build()?,
-        ),
-    };
+) -> anyhow::Result<GlobalSecondaryIndex> {
     let mut index = GlobalSecondaryIndex::builder()
-        .index_name(INDEX)
-        .key_schema(key("owner", KeyType::Hash)?)
-        .key_schema(key("created_sort", KeyType::Range)?)
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key(range, KeyType::Range)?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::All)
                 .build(),
         );
-    if let Some(t) = &throughput {
-        index = index.provisioned_throughput(t.clone());
+    if let Some(t) = capacity.throughput()? {
+        index = index.provisioned_throughput(t);
     }
+    Ok(index.build()?)
+}
+
+/// Creates a table with hash key `hash_key`, the given string attributes and indexes, waits
+/// until it is active and enables TTL on `EXPIRES`. False if the table already existed (then
+/// nothing is changed).
+async fn create_new_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    hash_key: &str,
+    attributes: &[&str],
+    indexes: Vec<GlobalSecondaryIndex>,
+    capacity: Capacity,
+) -> anyhow::Result<bool> {
     let mut request = client
         .create_table()
         .table_name(table)
-        .attribute_definitions(attr("asset_id")?)
-        .attribute_definitions(attr("owner")?)
-        .attribute_definitions(attr("created_sort")?)
-        .key_schema(key("asset_id", KeyType::Hash)?)
-        .global_secondary_indexes(index.build()?);
-    request = match throughput {
+        .key_schema(key(hash_key, KeyType::Hash)?)
+        .set_global_secondary_indexes(Some(indexes));
+    for name in attributes {
+        request = request.attribute_definitions(string_attribute(name)?);
+    }
+    request = match capacity.throughput()? {
         None => request.billing_mode(BillingMode::PayPerRequest),
         Some(t) => request
             .billing_mode(BillingMode::Provisioned)
@@ -107,12 +149,13 @@ pub async fn create_table(
     match request.send().await {
         Ok(_) => {}
         Err(DynamoError::ServiceError(e)) if e.err().is_resource_in_use_exception() => {
-            tracing::info!(table = %table, "table exists; left as it is");
-            return Ok(());
+            return Ok(false);
         }
-        Err(err) => return Err(anyhow::Error::new(err).context("creating the table")),
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context(format!("creating table {table}")));
+        }
     }
-    wait_until_active(client, table).await?;
+    wait_until_active(client, table, None).await?;
     client
         .update_time_to_live()
         .table_name(table)
@@ -124,8 +167,111 @@ pub async fn create_table(
         )
         .send()
         .await
-        .context("enabling TTL")?;
+        .with_context(|| format!("enabling TTL on {table}"))?;
     tracing::info!(table = %table, "table created");
+    Ok(true)
+}
+
+/// The assets table's attributes that keys of the table or its indexes use.
+const ASSET_KEY_ATTRIBUTES: [&str; 4] = ["asset_id", "owner", "created_sort", SHARD];
+
+/// Creates the assets table, its indexes and its TTL setting, and waits until it is active.
+/// An existing table is left as it is, except that the all-owners index (`ALL_INDEX`, added
+/// when assets got owners) is added to it if missing, and waited for.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    capacity: Capacity,
+) -> anyhow::Result<()> {
+    let indexes = vec![
+        index(INDEX, "owner", "created_sort", capacity)?,
+        index(ALL_INDEX, SHARD, "created_sort", capacity)?,
+    ];
+    if create_new_table(
+        client,
+        table,
+        "asset_id",
+        &ASSET_KEY_ATTRIBUTES,
+        indexes,
+        capacity,
+    )
+    .await?
+    {
+        return Ok(());
+    }
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .with_context(|| format!("describing table {table}"))?;
+    let has_index = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.index_name() == Some(ALL_INDEX));
+    if !has_index {
+        // A provisioned table needs the index's throughput whatever `capacity` says: its own.
+        let capacity = match described.table().and_then(|t| t.provisioned_throughput()) {
+            Some(t) if t.read_capacity_units().unwrap_or(0) > 0 => Capacity::Provisioned {
+                read: t.read_capacity_units().unwrap_or(1),
+                write: t.write_capacity_units().unwrap_or(1),
+            },
+            _ => Capacity::OnDemand,
+        };
+        let all = index(ALL_INDEX, SHARD, "created_sort", capacity)?;
+        let mut create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(ALL_INDEX)
+            .set_key_schema(Some(all.key_schema().to_vec()))
+            .set_projection(all.projection().cloned());
+        if let Some(t) = all.provisioned_throughput() {
+            create = create.provisioned_throughput(t.clone());
+        }
+        let mut request = client
+            .update_table()
+            .table_name(table)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .create(create.build()?)
+                    .build(),
+            );
+        // Every key attribute of the table and its indexes (moto replaces the list).
+        for name in ASSET_KEY_ATTRIBUTES {
+            request = request.attribute_definitions(string_attribute(name)?);
+        }
+        request
+            .send()
+            .await
+            .with_context(|| format!("adding index {ALL_INDEX} to table {table}"))?;
+        tracing::info!(table = %table, index = ALL_INDEX, "adding the all-owners index");
+    }
+    wait_until_active(client, table, Some(ALL_INDEX)).await?;
+    tracing::info!(table = %table, "table exists; left as it is");
+    Ok(())
+}
+
+/// Creates the auth table (users, API keys, sessions: see `store::dynamo`): hash key `pk`, the
+/// `by_kind` index (hash `kind`, range `sort`), TTL on `expires_at` for sessions; waits until it
+/// is active. An existing table is left as it is.
+pub async fn create_auth_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    capacity: Capacity,
+) -> anyhow::Result<()> {
+    let indexes = vec![index(AUTH_INDEX, "kind", "sort", capacity)?];
+    if !create_new_table(
+        client,
+        table,
+        "pk",
+        &["pk", "kind", "sort"],
+        indexes,
+        capacity,
+    )
+    .await?
+    {
+        tracing::info!(table = %table, "auth table exists; left as it is");
+    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 """Fixtures for the real-client tests against the embedded S3 endpoint.
 
 scripts/s3_clients_test.sh starts the server and sets the environment these read:
-ASSETS_S3_URL, ASSETS_API_URL, ASSETS_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
+ASSETS_S3_URL, ASSETS_API_URL, ASSETS_API_KEY, ASSETS_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 """
 
 import re

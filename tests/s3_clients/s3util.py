@@ -139,6 +139,7 @@ def api(method: str, path: str, payload=None):
     """Calls the REST API; returns (status, parsed JSON or None)."""
     body = json.dumps(payload).encode() if payload is not None else None
     headers = {"content-type": "application/json"} if body is not None else {}
+    headers["authorization"] = "Bearer " + os.environ["ASSETS_API_KEY"]
     status, _, raw = http(method, API_URL + path, body, headers)
     return status, (json.loads(raw) if raw else None)
 

@@ -164,6 +164,9 @@ pub enum Refused {
 pub struct Asset {
     pub asset_id: AssetId,
     pub state: AssetState,
+    /// The user it belongs to; only they (and admins) see it.
+    #[serde(default)]
+    pub owner: String,
     #[serde(rename = "createdAt")]
     pub created_at: DateTime<Utc>,
     #[serde(rename = "updatedAt")]
@@ -279,6 +282,7 @@ mod tests {
         let asset = Asset {
             asset_id: "1a5ea69a-d30c-11e7-90d0-129b5a655d2d".parse().unwrap(),
             state: Uploaded,
+            owner: "alice".into(),
             created_at: "2026-11-26T10:00:00Z".parse().unwrap(),
             updated_at: "2026-11-26T10:01:00Z".parse().unwrap(),
             filename: Some("a.txt".into()),
@@ -295,6 +299,7 @@ mod tests {
             serde_json::json!({
                 "asset_id": "1a5ea69a-d30c-11e7-90d0-129b5a655d2d",
                 "state": "UPLOADED",
+                "owner": "alice",
                 "createdAt": "2026-11-26T10:00:00Z",
                 "updatedAt": "2026-11-26T10:01:00Z",
                 "filename": "a.txt",

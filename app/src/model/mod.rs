@@ -1,12 +1,19 @@
 //! The domain, in pure code: no I/O, compiles to wasm, tested without a server.
 //! - `lifecycle`: what an asset is, its states, and which moves it may make;
 //! - `upload`: what a client may declare for an upload (validation, checksums, URL lifetimes);
+//! - `auth`: users, API keys and who a request acts as;
 //! - `wire`: the requests and replies of the REST API and the server functions, errors included.
 
+mod auth;
 mod lifecycle;
 mod upload;
 mod wire;
 
+pub use auth::{
+    API_KEY_PREFIX, ApiKeyInfo, CreatedApiKey, MAX_KEY_DAYS, MAX_LABEL_CHARS, MAX_PASSWORD_BYTES,
+    MIN_PASSWORD_CHARS, NewApiKey, Principal, SignInForm, UserInfo, validate_password,
+    validate_user_name,
+};
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
 pub use upload::{
     Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,

@@ -57,6 +57,9 @@ pub struct ListQuery {
     /// Include soft-deleted assets when no state is given.
     #[serde(default)]
     pub include_deleted: bool,
+    /// Only this user's assets (admins; a user may name only themself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -83,6 +86,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Conflict,
     RateLimited,
+    /// The request's `Host` is not one this server answers for (DNS rebinding).
+    MisdirectedRequest,
     Unavailable,
 }
 

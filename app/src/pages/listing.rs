@@ -36,6 +36,8 @@ impl Filter {
             cursor,
             state: self.state,
             include_deleted: self.include_deleted,
+            // The server lists the signed-in user's own assets (an admin's: everyone's).
+            owner: None,
         }
     }
 }

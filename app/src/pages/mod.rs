@@ -1,2 +1,4 @@
 pub mod dashboard;
+pub mod keys;
 mod listing;
+pub mod sign_in;

@@ -1,4 +1,5 @@
-//! `/assets` (and the original's `/asset`): parse, call the service, shape the reply.
+//! `/assets` (and the original's `/asset`): authenticate (API key), parse, call the service as
+//! that principal, shape the reply.
 
 use app::model::{
     AssetId, AssetPage, CreatedAsset, DownloadLink, DownloadParams, ListQuery, NewAsset,
@@ -11,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
+use super::auth::ApiCaller;
 use super::error::ApiError;
 use super::extract::{ApiPath, ApiQuery, JsonBody};
 
@@ -28,9 +30,10 @@ pub(super) fn routes() -> Router<AppState> {
 
 async fn create(
     State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
     JsonBody(new): JsonBody<NewAsset>,
 ) -> Result<Response, ApiError> {
-    let created: CreatedAsset = app.service.create(new).await?;
+    let created: CreatedAsset = app.service.create(&who, new).await?;
     let location = HeaderValue::from_str(&format!("/assets/{}", created.id))
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok((
@@ -43,24 +46,29 @@ async fn create(
 
 async fn list(
     State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<AssetPage>, ApiError> {
-    Ok(Json(app.service.list(query).await?))
+    Ok(Json(app.service.list(&who, query).await?))
 }
 
 async fn download(
     State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
     ApiPath(id): ApiPath<AssetId>,
     ApiQuery(params): ApiQuery<DownloadParams>,
 ) -> Result<Json<DownloadLink>, ApiError> {
-    Ok(Json(app.service.download_link(id, params.timeout).await?))
+    Ok(Json(
+        app.service.download_link(&who, id, params.timeout).await?,
+    ))
 }
 
 async fn mark_uploaded(
     State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
     ApiPath(id): ApiPath<AssetId>,
 ) -> Result<(StatusCode, Json<StatusReply>), ApiError> {
-    let asset = app.service.mark_uploaded(id).await?;
+    let asset = app.service.mark_uploaded(&who, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(StatusReply {
@@ -71,8 +79,9 @@ async fn mark_uploaded(
 
 async fn delete(
     State(app): State<AppState>,
+    ApiCaller(who): ApiCaller,
     ApiPath(id): ApiPath<AssetId>,
 ) -> Result<StatusCode, ApiError> {
-    app.service.delete(id).await?;
+    app.service.delete(&who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,12 +12,15 @@ use axum::response::{IntoResponse, Response};
 use tracing::error;
 
 use crate::service::ServiceError;
+use crate::service::auth::AuthError;
 
 /// An error reply: a status and the JSON body.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds to wait, for `Retry-After` (a 503 says 1).
+    retry_after: Option<u64>,
 }
 
 /// The status of each code. Codes name what went wrong; this picks how HTTP says it.
@@ -31,6 +34,7 @@ pub(super) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
@@ -46,6 +50,7 @@ fn code_of(status: StatusCode) -> ErrorCode {
         StatusCode::NOT_FOUND => ErrorCode::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::MISDIRECTED_REQUEST => ErrorCode::MisdirectedRequest,
         s if s.is_server_error() => ErrorCode::Unavailable,
         _ => ErrorCode::InvalidInput,
     }
@@ -57,6 +62,7 @@ impl ApiError {
         Self {
             status: status_of(code),
             body: ErrorBody::new(code, message),
+            retry_after: None,
         }
     }
 
@@ -71,6 +77,7 @@ impl ApiError {
         Self {
             status,
             body: ErrorBody::new(code_of(status), message),
+            retry_after: None,
         }
     }
 
@@ -80,6 +87,10 @@ impl ApiError {
 
     pub fn into_body(self) -> ErrorBody {
         self.body
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 }
 
@@ -92,6 +103,7 @@ impl From<ServiceError> for ApiError {
                 Self::new(ErrorCode::TooLarge, err.to_string())
             }
             ServiceError::Invalid(_) => Self::new(ErrorCode::InvalidInput, err.to_string()),
+            ServiceError::Forbidden(_) => Self::new(ErrorCode::Forbidden, err.to_string()),
             ServiceError::Unavailable(source) => {
                 // The details stay in the logs.
                 error!(error = ?source, "backend unavailable");
@@ -100,6 +112,22 @@ impl From<ServiceError> for ApiError {
                     "storage is unavailable; retry later",
                 )
             }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthenticated(_) => Self::new(ErrorCode::Unauthorized, err.to_string()),
+            AuthError::Throttled(wait) => Self {
+                retry_after: Some(wait.as_secs().max(1)),
+                ..Self::new(ErrorCode::RateLimited, err.to_string())
+            },
+            AuthError::Invalid(invalid) => invalid.into(),
+            AuthError::NotFound(_) => Self::new(ErrorCode::NotFound, err.to_string()),
+            AuthError::AlreadyExists(_) => Self::new(ErrorCode::Conflict, err.to_string()),
+            AuthError::Unavailable(source) => ServiceError::Unavailable(source).into(),
         }
     }
 }
@@ -130,12 +158,19 @@ impl From<BytesRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let retry = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let retry_after = match self.status {
+            StatusCode::SERVICE_UNAVAILABLE => Some(self.retry_after.unwrap_or(1)),
+            _ => self.retry_after,
+        };
+        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let mut response = (self.status, Json(self.body)).into_response();
-        if retry {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        let headers = response.headers_mut();
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if unauthorized {
+            // Scripts authenticate with an API key as a bearer token (RFC 6750).
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

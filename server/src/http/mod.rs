@@ -1,26 +1,32 @@
 //! The HTTP edge: everything that speaks HTTP to clients, thin over the service.
 //! - `error`: the one error mapping; `extract`: typed input with the API's errors;
 //! - `assets`: the REST API; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
-//!   server functions.
+//!   server functions;
+//! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
+//!   security headers, in front of everything.
 
 mod assets;
+mod auth;
 mod dashboard;
 mod error;
 mod extract;
 mod notifications;
+mod web;
 
 pub use error::ApiError;
+pub use web::WebPolicy;
 
 use app::model::ErrorCode;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 
 use crate::notifications::sns::SnsVerifier;
 use crate::service::Service;
+use crate::service::auth::Auth;
 
 /// Longest request target and total header size we read; longer ones get 414 / 431 as JSON.
 const MAX_URI_BYTES: usize = 8 * 1024;
@@ -33,9 +39,33 @@ pub struct AppState {
     /// Webhook senders present it as `Authorization: Bearer <token>`; unset, only SNS may post.
     pub events_token: Option<String>,
     pub sns: SnsVerifier,
+    pub auth: Auth,
+    pub web: WebPolicy,
+    cookie: auth::SessionCookie,
 }
 
-/// The whole app: REST API, event endpoint, health checks, dashboard.
+impl AppState {
+    pub fn new(
+        service: Service,
+        auth: Auth,
+        web: WebPolicy,
+        events_token: Option<String>,
+        sns: SnsVerifier,
+    ) -> Self {
+        let cookie = auth::SessionCookie::new(web.secure());
+        Self {
+            service,
+            events_token,
+            sns,
+            auth,
+            web,
+            cookie,
+        }
+    }
+}
+
+/// The whole app: REST API, event endpoint, health checks, dashboard; behind the host check,
+/// the same-origin check and the security headers.
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let api = Router::new()
         .merge(assets::routes())
@@ -45,9 +75,13 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed")
         });
-    let service = state.service.clone();
+    let dashboard = dashboard::routes(&state, options);
+    let web = state.web.clone();
     api.with_state(state)
-        .merge(dashboard::routes(service, options))
+        .merge(dashboard)
+        .layer(from_fn_with_state(web.clone(), web::check_same_origin))
+        .layer(from_fn_with_state(web.clone(), web::security_headers))
+        .layer(from_fn_with_state(web, web::check_host))
         .layer(axum::middleware::from_fn(request_head_limits))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

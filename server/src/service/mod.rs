@@ -2,10 +2,13 @@
 //! endpoint are thin callers of `Service`; it decides with `app::model` and writes through the
 //! store conditionally.
 //! - this file: create, read, list, download, mark uploaded, delete; the conditional-write loop;
+//! - `reads`: listing pages and download links;
 //! - `object_events`: applying what object storage reports, and the embedded endpoint's consumer;
 //! - `reconcile`: the sweep that repairs what lost events left behind.
 
+pub mod auth;
 mod object_events;
+mod reads;
 mod reconcile;
 
 pub use object_events::{EventOutcome, EventSummary, apply_object_events};
@@ -16,15 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use app::model::{
-    Action, Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset,
-    DEFAULT_PAGE_SIZE, DownloadLink, InvalidInput, ListQuery, MAX_PAGE_SIZE, NewAsset, Refused,
-    UrlLifetime,
+    Action, Asset, AssetId, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset, InvalidInput,
+    NewAsset, Principal, Refused, UrlLifetime,
 };
 use chrono::{TimeDelta, Utc};
 use tracing::info;
 
-use crate::objects::{ObjectInfo, Objects, UploadTerms, attachment_disposition};
-use crate::store::{AssetStore, Cursor, PageRequest, StateFilter, StoreError};
+use crate::objects::{ObjectInfo, Objects, UploadTerms};
+use crate::store::{AssetStore, StoreError};
 
 /// How often a conditional write is retried after losing a race before giving up.
 const MAX_WRITE_ATTEMPTS: usize = 8;
@@ -42,6 +44,9 @@ pub enum ServiceError {
     },
     #[error("{0}")]
     Invalid(#[from] InvalidInput),
+    /// The principal may not do this (for what exists but is not theirs, `NotFound` instead).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("storage unavailable")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -98,8 +103,12 @@ impl Service {
         self.inner.store.as_ref()
     }
 
-    /// Records a new asset in `CREATED` and hands out its presigned upload URL.
-    pub async fn create(&self, new: NewAsset) -> Result<CreatedAsset, ServiceError> {
+    /// Records a new asset in `CREATED`, owned by `who`, and hands out its presigned upload URL.
+    pub async fn create(
+        &self,
+        who: &Principal,
+        new: NewAsset,
+    ) -> Result<CreatedAsset, ServiceError> {
         new.validate(self.inner.policy.max_upload_bytes)?;
         let now = Utc::now();
         let id = AssetId::from_uuid(uuid::Uuid::now_v7());
@@ -118,6 +127,7 @@ impl Service {
         let asset = Asset {
             asset_id: id,
             state: AssetState::Created,
+            owner: who.user.clone(),
             created_at: now,
             updated_at: now,
             filename: new.filename,
@@ -129,7 +139,7 @@ impl Service {
             sequencer: None,
         };
         self.store().insert(&asset).await?;
-        info!(asset_id = %id, state = %asset.state, "asset created");
+        info!(asset_id = %id, owner = %asset.owner, state = %asset.state, "asset created");
         Ok(CreatedAsset {
             id,
             upload_url: presigned.url,
@@ -147,69 +157,22 @@ impl Service {
             .ok_or(ServiceError::NotFound(id))
     }
 
-    pub async fn list(&self, query: ListQuery) -> Result<AssetPage, ServiceError> {
-        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(InvalidInput::new(format!("limit must be 1..={MAX_PAGE_SIZE}")).into());
-        }
-        let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
-        let filter = match (query.state, query.include_deleted) {
-            (Some(state), _) => StateFilter::Only(state),
-            (None, true) => StateFilter::All,
-            (None, false) => StateFilter::Live,
-        };
-        let (items, next) = self
-            .store()
-            .list(&PageRequest {
-                limit,
-                after,
-                filter,
-            })
-            .await?;
-        Ok(AssetPage {
-            items,
-            next_cursor: next.map(|c| c.encode()),
-        })
-    }
-
-    /// A presigned download URL, only for assets whose state allows it. The lifetime defaults
-    /// to the original example's 60 seconds.
-    pub async fn download_link(
-        &self,
-        id: AssetId,
-        lifetime: Option<UrlLifetime>,
-    ) -> Result<DownloadLink, ServiceError> {
+    /// The asset, if `who` may see it; another user's asset is `NotFound`, exactly as an
+    /// unknown id (no existence leak). Owners never change, so the check holds for the
+    /// conditional writes that follow.
+    pub async fn get_for(&self, who: &Principal, id: AssetId) -> Result<Asset, ServiceError> {
         let asset = self.get(id).await?;
-        asset
-            .state
-            .apply(Action::Download)
-            .map_err(|why| conflict(&asset, why))?;
-        let filename = asset.filename.clone().unwrap_or_else(|| id.to_string());
-        let content_type = asset
-            .content_type
-            .as_deref()
-            .unwrap_or("application/octet-stream");
-        let presigned = self
-            .inner
-            .objects
-            .presign_get(
-                id,
-                &attachment_disposition(&filename),
-                content_type,
-                lifetime.unwrap_or(UrlLifetime::DEFAULT_DOWNLOAD),
-            )
-            .await
-            .map_err(ServiceError::Unavailable)?;
-        Ok(DownloadLink {
-            download_url: presigned.url,
-            expires_at: presigned.expires_at,
-        })
+        if who.may_access(&asset.owner) {
+            Ok(asset)
+        } else {
+            Err(ServiceError::NotFound(id))
+        }
     }
 
     /// Marks an asset `UPLOADED`. Object storage is the source of truth: the object must exist,
     /// so this works even when the upload's event was lost.
-    pub async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ServiceError> {
-        let asset = self.get(id).await?;
+    pub async fn mark_uploaded(&self, who: &Principal, id: AssetId) -> Result<Asset, ServiceError> {
+        let asset = self.get_for(who, id).await?;
         if uploaded(&asset)?.state == asset.state {
             return Ok(asset); // already uploaded: nothing to check or write
         }
@@ -235,7 +198,8 @@ impl Service {
     }
 
     /// Soft delete: state `DELETED`, object kept. Repeatable.
-    pub async fn delete(&self, id: AssetId) -> Result<(), ServiceError> {
+    pub async fn delete(&self, who: &Principal, id: AssetId) -> Result<(), ServiceError> {
+        self.get_for(who, id).await?;
         let asset = self
             .transition(id, |current| {
                 let mut next = current.clone();

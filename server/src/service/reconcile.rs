@@ -36,6 +36,7 @@ impl Service {
         let mut after = None;
         loop {
             let page = PageRequest {
+                owner: None,
                 limit: 200,
                 after,
                 filter: StateFilter::Only(AssetState::Created),

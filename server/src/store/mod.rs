@@ -1,6 +1,8 @@
 //! The metadata store: where asset records are kept. Stores write "from this version to the
 //! next" conditionally; they never decide the lifecycle rules (that is `app::model`).
+//! `auth` holds the users, API keys and sessions; both stores keep them too.
 
+pub mod auth;
 pub mod dynamo;
 pub mod local;
 
@@ -29,6 +31,8 @@ pub enum StoreError {
 /// A request for one page, newest first.
 #[derive(Clone, Debug)]
 pub struct PageRequest {
+    /// Only this owner's assets; none: every owner's (admins).
+    pub owner: Option<String>,
     pub limit: u32,
     pub after: Option<Cursor>,
     pub filter: StateFilter,
@@ -119,6 +123,9 @@ pub trait AssetStore: Send + Sync + 'static {
 
     /// One page, newest first (created_at, then id, descending), and the cursor of the next page.
     async fn list(&self, page: &PageRequest) -> Result<(Vec<Asset>, Option<Cursor>), StoreError>;
+
+    /// Gives every asset stored before assets had owners to `owner`; returns how many.
+    async fn adopt_unowned(&self, owner: &str) -> Result<u64, StoreError>;
 
     /// Whether the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -174,7 +174,7 @@ async fn a_backend_that_is_down_is_a_prompt_503() {
     ])
     .await;
     let started = Instant::now();
-    let resp = app.client.post(app.url("/assets")).send().await.unwrap();
+    let resp = app.api.post(app.url("/assets")).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "1");
     let body: Value = resp.json().await.unwrap();

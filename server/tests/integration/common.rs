@@ -18,7 +18,14 @@ pub struct TestApp {
     pub s3_url: String,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
+    /// Plain HTTP: for presigned URLs, health checks, events, and requests without credentials.
     pub client: reqwest::Client,
+    /// The REST API as the first admin (`Authorization: Bearer <its API key>`).
+    pub api: reqwest::Client,
+    /// The admin's API key.
+    pub key: String,
+    /// In-process servers: their users and keys, directly.
+    auth: Option<server::service::auth::Auth>,
     running: Running,
     _temp: Option<tempfile::TempDir>,
     args: Vec<String>,
@@ -89,6 +96,20 @@ impl TestApp {
         )
         .unwrap();
         let app = Application::build(config).await.unwrap();
+        let auth = app.auth().clone();
+        // The embedded default's first run created `admin`; AWS mode starts with no user. A
+        // store that is down (a test of exactly that) gets a well-formed key nobody has.
+        let key = match auth.list_users().await {
+            Ok(users) => {
+                if users.is_empty() {
+                    auth.add_user("admin", "admin password for tests", true)
+                        .await
+                        .unwrap();
+                }
+                admin_key(&auth).await
+            }
+            Err(_) => format!("assets_{}_{}", "0".repeat(16), "A".repeat(43)),
+        };
         let base = format!("http://{}", app.address().unwrap());
         let s3_url = app
             .s3_address()
@@ -105,6 +126,9 @@ impl TestApp {
             data_dir,
             log_path,
             client: reqwest::Client::new(),
+            api: bearer_client(&key),
+            key,
+            auth: Some(auth),
             running: Running::InProcess { stop: Some(stop) },
             _temp: Some(temp),
             args: extra,
@@ -166,6 +190,9 @@ impl TestApp {
             data_dir: data_dir.to_path_buf(),
             log_path,
             client: reqwest::Client::new(),
+            api: reqwest::Client::new(),
+            key: String::new(),
+            auth: None,
             running: Running::Process { child: Some(child) },
             _temp: None,
             args: extra,
@@ -189,7 +216,146 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         app.wait_until_healthy().await;
+        // The first run created `admin`; its key comes from the CLI, as an operator's would.
+        app.key = app.cli_key("admin");
+        app.api = bearer_client(&app.key);
         app
+    }
+
+    /// `server api-keys create` on this server's data directory: the secret, from the last
+    /// line of its output.
+    pub fn cli_key(&self, user: &str) -> String {
+        let out = self.cli(
+            &["api-keys", "create", "--user", user, "--label", "test"],
+            "",
+        );
+        out.lines().last().unwrap().to_string()
+    }
+
+    /// Runs a subcommand of the binary against this server's data directory and flags;
+    /// `stdin` is fed to it. Panics unless it succeeds; returns its standard output.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--data-dir", self.data_dir.to_str().unwrap()])
+            .args(self.store_flags())
+            .args(args)
+            .envs(Moto::ENV)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "server {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The flags that pick the metadata store (for subcommands on the same store).
+    fn store_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        let mut args = self.args.iter();
+        while let Some(arg) = args.next() {
+            if arg.starts_with("--store")
+                || arg.starts_with("--dynamodb")
+                || arg.starts_with("--aws-region")
+            {
+                flags.push(arg.clone());
+                if !arg.contains('=')
+                    && let Some(value) = args.next()
+                {
+                    flags.push(value.clone());
+                }
+            }
+        }
+        flags
+    }
+
+    /// A new user and an API key for them: (name, key). In-process servers only.
+    pub async fn user_with_key(&self, name: &str, admin: bool) -> (String, String) {
+        let auth = self
+            .auth
+            .as_ref()
+            .expect("user_with_key needs an in-process server");
+        auth.add_user(name, "a password for tests", admin)
+            .await
+            .unwrap();
+        let key = auth
+            .create_key(
+                name,
+                app::model::NewApiKey {
+                    label: "test".into(),
+                    expires_in_days: None,
+                },
+            )
+            .await
+            .unwrap()
+            .secret;
+        (name.to_string(), key)
+    }
+
+    /// A session cookie (`name=value`) for the first admin, signed in through the server
+    /// function as the dashboard does (its password is set to a known one first).
+    pub async fn admin_session(&self) -> String {
+        self.auth()
+            .set_password("admin", "admin password for tests")
+            .await
+            .unwrap();
+        self.session_cookie("admin", "admin password for tests")
+            .await
+    }
+
+    /// Signs in through the server function; the reply.
+    pub async fn sign_in(&self, name: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/sign_in"))
+            .header("origin", &self.base)
+            .json(&serde_json::json!({"form": {"name": name, "password": password}}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The session cookie (`name=value`) of a successful sign-in.
+    pub async fn session_cookie(&self, name: &str, password: &str) -> String {
+        let resp = self.sign_in(name, password).await;
+        assert_eq!(resp.status(), 200, "sign-in of {name} failed");
+        let set = resp.headers()["set-cookie"].to_str().unwrap();
+        set.split(';').next().unwrap().to_string()
+    }
+
+    /// Calls a server function with a session cookie, from the dashboard's own origin.
+    pub async fn server_fn(
+        &self,
+        name: &str,
+        cookie: Option<&str>,
+        args: Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/api/{name}")))
+            .header("origin", &self.base)
+            .json(&args);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Users and keys directly (in-process servers).
+    pub fn auth(&self) -> &server::service::auth::Auth {
+        self.auth.as_ref().expect("needs an in-process server")
     }
 
     async fn wait_until_healthy(&self) {
@@ -298,7 +464,7 @@ impl TestApp {
 
     /// A request to the REST API, as curl would send it.
     pub async fn call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
-        self.client
+        self.api
             .request(method, self.url(path))
             .send()
             .await
@@ -319,7 +485,7 @@ impl TestApp {
 
     /// `POST /assets` with an optional JSON body; returns the 201 reply.
     pub async fn create(&self, body: Option<Value>) -> Value {
-        let mut request = self.client.post(self.url("/assets"));
+        let mut request = self.api.post(self.url("/assets"));
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -347,7 +513,7 @@ impl TestApp {
 
     pub async fn asset(&self, id: &str) -> Option<Value> {
         let page: Value = self
-            .client
+            .api
             .get(self.url("/assets?include_deleted=true&limit=1000"))
             .send()
             .await
@@ -563,4 +729,30 @@ pub fn s3_error(body: &str) -> (String, String) {
             .to_string()
     };
     (field("Code"), field("Message"))
+}
+
+/// A client that sends `Authorization: Bearer <key>` with every request.
+pub fn bearer_client(key: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+async fn admin_key(auth: &server::service::auth::Auth) -> String {
+    auth.create_key(
+        "admin",
+        app::model::NewApiKey {
+            label: "tests".into(),
+            expires_in_days: None,
+        },
+    )
+    .await
+    .unwrap()
+    .secret
 }

@@ -6,16 +6,35 @@ use serde_json::{Value, json};
 
 use crate::common::TestApp;
 
-/// Sends `body` (raw) with `method` to `path`; the status and the JSON reply.
+/// Sends `body` (raw) with `method` to `path` with the admin's API key; the status and the
+/// JSON reply.
 async fn send(app: &TestApp, method: Method, path: &str, body: &str) -> (u16, Value) {
-    let resp = app
-        .client
+    send_with(app, method, path, body, None).await
+}
+
+/// Same; with a session cookie (for server functions), from the dashboard's own origin.
+async fn send_with(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> (u16, Value) {
+    let mut request = app
+        .api
         .request(method, app.url(path))
         .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+        .body(body.to_string());
+    if let Some(cookie) = cookie {
+        request = app
+            .client
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .header("origin", &app.base)
+            .header("cookie", cookie)
+            .body(body.to_string());
+    }
+    let resp = request.send().await.unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
     let json = serde_json::from_str(&text)
@@ -42,9 +61,10 @@ async fn server_functions_answer_with_the_rest_error_shape_and_status() {
     let created = app.create(None).await;
     let id = created["id"].as_str().unwrap();
     let unknown = "1a5ea69a-d30c-11e7-90d0-129b5a655d2d";
+    let cookie = app.admin_session().await;
     let post = |path: &'static str, body: String| {
-        let app = &app;
-        async move { send(app, Method::POST, path, &body).await }
+        let (app, cookie) = (&app, &cookie);
+        async move { send_with(app, Method::POST, path, &body, Some(cookie)).await }
     };
 
     // What the service refuses: the same code and status as the REST route.
@@ -170,7 +190,7 @@ async fn the_frameworks_own_rejections_are_json_errors() {
     let long = format!("/assets?cursor={}", "a".repeat(9000));
     assert_error(&send(&app, Method::GET, &long, "").await, 414, "too_large");
     let resp = app
-        .client
+        .api
         .get(app.url("/assets"))
         .header("x-padding", "p".repeat(40_000))
         .send()

@@ -183,7 +183,7 @@ async fn bad_requests_get_clear_json_errors_and_change_nothing() {
         }
     };
     let call = |method: reqwest::Method, path: String, body: Option<&'static str>| {
-        let mut request = app.client.request(method, app.url(&path));
+        let mut request = app.api.request(method, app.url(&path));
         if let Some(body) = body {
             request = request.body(body);
         }

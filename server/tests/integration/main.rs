@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+mod access_matrix;
+mod access_web;
 mod aws_mode;
 mod common;
 mod embedded_crash;

@@ -140,7 +140,7 @@ async fn declared_checksums_are_verified_by_storage() {
     }
     // A digest of the wrong length or encoding is refused at create time.
     let bad = app
-        .client
+        .api
         .post(app.url("/assets"))
         .json(&json!({"sha256": "abc"}))
         .send()

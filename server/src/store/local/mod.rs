@@ -1,6 +1,7 @@
 //! The embedded metadata store: one SQLite file in the data directory (WAL, synchronous=FULL:
 //! a committed write survives a crash). Conditional writes are `UPDATE ... WHERE version = ?`.
 //! SQLite calls block, so they run on the blocking pool, never on the async workers.
+//! The schema is versioned (`migrations`); users, API keys and sessions live here too (`auth`).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +14,11 @@ use chrono::DateTime;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use super::{AssetStore, Cursor, PageRequest, StateFilter, StoreError};
+
+mod auth;
+mod migrations;
+
+pub use migrations::CURRENT as SCHEMA_VERSION;
 
 const READERS: usize = 4;
 
@@ -27,37 +33,17 @@ struct Inner {
     next_reader: AtomicUsize,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS assets (
-    id           TEXT PRIMARY KEY NOT NULL,
-    state        TEXT NOT NULL,
-    created_us   INTEGER NOT NULL,
-    updated_us   INTEGER NOT NULL,
-    filename     TEXT,
-    content_type TEXT,
-    size         INTEGER,
-    etag         TEXT,
-    version      INTEGER NOT NULL,
-    sequencer    TEXT,
-    checksum     TEXT
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS assets_newest ON assets (created_us DESC, id DESC);
-CREATE INDEX IF NOT EXISTS assets_by_state ON assets (state, created_us DESC, id DESC);
-";
-
 impl LocalStore {
     /// Opens (or creates) `dir/assets.sqlite3`.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("assets.sqlite3");
-        let writer =
+        let mut writer =
             Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "FULL")?;
         writer.busy_timeout(std::time::Duration::from_secs(5))?;
-        writer
-            .execute_batch(SCHEMA)
-            .context("creating the schema")?;
+        migrations::migrate(&mut writer)?;
         let readers = (0..READERS)
             .map(|_| {
                 let conn = Connection::open_with_flags(
@@ -120,6 +106,14 @@ fn unavailable(err: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(err.into())
 }
 
+/// Every new asset has an owner; an empty one is the caller's bug, refused rather than stored
+/// as "nobody's".
+fn unowned(id: AssetId) -> StoreError {
+    StoreError::Unavailable(anyhow::anyhow!(
+        "asset {id} has no owner; refusing to store it"
+    ))
+}
+
 fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
     let text = |i: usize| -> rusqlite::Result<String> { row.get(i) };
     let bad = |i: usize, what: &str| {
@@ -135,6 +129,8 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
     Ok(Asset {
         asset_id: text(0)?.parse().map_err(|_| bad(0, "bad asset id"))?,
         state: text(1)?.parse().map_err(|_| bad(1, "bad state"))?,
+        // Stored before assets had owners: nobody's until `adopt_unowned`.
+        owner: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
         created_at: time(2)?,
         updated_at: time(3)?,
         filename: row.get(4)?,
@@ -152,17 +148,20 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
     })
 }
 
-const COLUMNS: &str = "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum";
+const COLUMNS: &str = "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum, owner";
 
 #[async_trait]
 impl AssetStore for LocalStore {
     async fn insert(&self, asset: &Asset) -> Result<(), StoreError> {
+        if asset.owner.is_empty() {
+            return Err(unowned(asset.asset_id));
+        }
         let a = asset.clone();
         self.write(move |conn| {
             let inserted = conn
                 .execute(
                     &format!(
-                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                          ON CONFLICT (id) DO NOTHING"
                     ),
                     params![
@@ -177,6 +176,7 @@ impl AssetStore for LocalStore {
                         a.version as i64,
                         a.sequencer,
                         a.checksum.as_ref().map(Checksum::to_tagged),
+                        a.owner,
                     ],
                 )
                 .map_err(unavailable)?;
@@ -256,21 +256,45 @@ impl AssetStore for LocalStore {
                 Some(c) => (c.created_at.timestamp_micros(), c.id.to_string()),
                 None => (i64::MAX, String::new()),
             };
+            // With an owner, the (owner, created_us, id) index; without, (created_us, id).
+            let owner_clause = match page.owner {
+                Some(_) => "owner = ?5",
+                None => "?5 IS NULL",
+            };
             let sql = format!(
                 "SELECT {COLUMNS} FROM assets
-                 WHERE {state_clause} AND (created_us, id) < (?2, ?3)
+                 WHERE {owner_clause} AND {state_clause} AND (created_us, id) < (?2, ?3)
                  ORDER BY created_us DESC, id DESC LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
             // One extra row tells whether a next page exists.
             let rows = stmt
                 .query_map(
-                    params![state_value, after_us, after_id, page.limit as i64 + 1],
+                    params![
+                        state_value,
+                        after_us,
+                        after_id,
+                        page.limit as i64 + 1,
+                        page.owner
+                    ],
                     asset_from_row,
                 )
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(unavailable)?;
             Ok(page.cut(rows))
+        })
+        .await
+    }
+
+    async fn adopt_unowned(&self, owner: &str) -> Result<u64, StoreError> {
+        let owner = owner.to_string();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE assets SET owner = ?1, version = version + 1 WHERE owner IS NULL",
+                [owner],
+            )
+            .map(|changed| changed as u64)
+            .map_err(unavailable)
         })
         .await
     }

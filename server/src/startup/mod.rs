@@ -1,6 +1,7 @@
 //! Start-up: bind first (port 0 works), then derive what depends on the bound addresses (the
 //! URLs presigned for clients), open the backends, wire the parts, serve until told to stop.
-//! Also the one-shot subcommands (`reconcile`, `init-aws`).
+//! Also the one-shot subcommands (`reconcile`, `init-aws`, `users`, `api-keys`); `backends`
+//! opens the stores and object storage.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,17 +13,19 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+mod backends;
+
+use backends::{Backends, first_run, init_aws, open_backends, open_stores};
+
 use crate::config::{Command, Config, ObjectsKind, StoreKind};
-use crate::embedded_s3::{DiskObjects, EmbeddedCredentials};
+use crate::embedded_s3::DiskObjects;
 use crate::events::{EventReceiver, event_channel};
-use crate::http::AppState;
+use crate::http::{AppState, WebPolicy};
 use crate::notifications::sns::{HttpsSns, SnsVerifier};
-use crate::objects::Objects;
-use crate::provision::{Capacity, create_bucket_with_cors, create_table};
+use crate::provision::Capacity;
+use crate::service::auth::Auth;
 use crate::service::{Policy, Service, apply_object_events};
-use crate::store::AssetStore;
-use crate::store::dynamo::DynamoStore;
-use crate::store::local::LocalStore;
+use crate::store::auth::AuthStore;
 
 /// How long the event consumer may take, after the servers stopped, to apply what is queued.
 const EVENT_DRAIN: Duration = Duration::from_secs(5);
@@ -37,8 +40,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(Command::Reconcile) => {
             // On the embedded default, the running server's endpoint is at the configured address.
             let s3_urls = EmbeddedUrls::configured(&config);
-            let (store, objects, _) = open_backends(&config, &s3_urls).await?;
-            let service = Service::new(store, objects, policy(&config));
+            let backends = open_backends(&config, &s3_urls).await?;
+            let service = Service::new(backends.assets, backends.objects, policy(&config));
             let report = service.reconcile().await?;
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
@@ -56,7 +59,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             };
             init_aws(&config, capacity).await
         }
+        Some(Command::Users(command)) => {
+            let (assets, auth) = open_stores(&config).await?;
+            crate::cli::users(command, assets, auth_service(&config, auth)).await
+        }
+        Some(Command::ApiKeys(command)) => {
+            let (_, auth) = open_stores(&config).await?;
+            crate::cli::api_keys(command, auth_service(&config, auth)).await
+        }
     }
+}
+
+fn auth_service(config: &Config, store: Arc<dyn AuthStore>) -> Auth {
+    Auth::new(store, config.session_policy())
 }
 
 /// The server, bound and wired, not yet serving.
@@ -65,6 +80,7 @@ pub struct Application {
     embedded: Option<EmbeddedEndpoint>,
     router: axum::Router,
     service: Service,
+    auth: Auth,
     reconcile_interval: Option<Duration>,
 }
 
@@ -123,8 +139,44 @@ impl Application {
             Some(listener) => EmbeddedUrls::for_address(&config, listener.local_addr()?),
             None => EmbeddedUrls::configured(&config),
         };
-        let (store, objects, credentials) = open_backends(&config, &s3_urls).await?;
-        let service = Service::new(store, objects, policy(&config));
+        let Backends {
+            assets,
+            auth,
+            objects,
+            credentials,
+        } = open_backends(&config, &s3_urls).await?;
+        let auth = auth_service(&config, auth);
+        let sign_in_url = format!(
+            "{}/sign-in",
+            match &config.public_url {
+                Some(url) => url.trim_end_matches('/').to_string(),
+                None => format!("http://{}", app_listener.local_addr()?),
+            }
+        );
+        // A DynamoDB that is down must not stop the start: requests answer 503 until it is
+        // back, and the next start adopts what this one could not.
+        match first_run(&config, &auth, assets.as_ref(), &sign_in_url).await {
+            Err(err) if config.store == StoreKind::Dynamodb => {
+                warn!(
+                    error = format!("{err:#}"),
+                    "could not check users and owners at start-up"
+                )
+            }
+            other => other?,
+        }
+        // Any presigned URL names object storage's origin, which pages may connect to.
+        let storage_url = objects
+            .presign_get(
+                app::model::AssetId::from_uuid(uuid::Uuid::nil()),
+                "attachment",
+                "application/octet-stream",
+                app::model::UrlLifetime::DEFAULT_DOWNLOAD,
+            )
+            .await
+            .map(|p| p.url)
+            .ok();
+        let web = WebPolicy::new(config.public_url.as_deref(), storage_url.as_deref())?;
+        let service = Service::new(assets, objects, policy(&config));
 
         let embedded = match (s3_listener, credentials) {
             (Some(listener), Some(credentials)) => {
@@ -153,11 +205,13 @@ impl Application {
         };
 
         let sns = SnsVerifier::new(config.sns_topic_arns.clone(), Arc::new(HttpsSns::new()?));
-        let state = AppState {
-            service: service.clone(),
-            events_token: config.events_token.clone(),
+        let state = AppState::new(
+            service.clone(),
+            auth.clone(),
+            web,
+            config.events_token.clone(),
             sns,
-        };
+        );
         let router = crate::http::router(state, options);
         info!(
             url = %format!("http://{}", app_listener.local_addr()?), store = ?config.store,
@@ -168,6 +222,7 @@ impl Application {
             embedded,
             router,
             service,
+            auth,
             reconcile_interval: config.reconcile_interval(),
         })
     }
@@ -188,6 +243,10 @@ impl Application {
 
     pub fn service(&self) -> &Service {
         &self.service
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish and the event
@@ -211,8 +270,13 @@ impl Application {
             .reconcile_interval
             .map(|interval| tokio::spawn(reconcile_every(self.service.clone(), interval)));
 
-        let serve_app =
-            axum::serve(self.app_listener, self.router).with_graceful_shutdown(until_stopped());
+        // The client's address feeds sign-in throttling.
+        let serve_app = axum::serve(
+            self.app_listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(until_stopped());
         match self.embedded {
             None => serve_app.await.context("serving the app")?,
             Some(embedded) => {
@@ -270,64 +334,6 @@ async fn reconcile_every(service: Service, interval: Duration) {
             Err(err) => warn!(error = ?err, "reconciler sweep failed; the next one retries"),
         }
     }
-}
-
-/// The metadata store and object storage the configuration asks for, plus the embedded
-/// endpoint's credentials when objects are embedded (read once, used by both sides).
-async fn open_backends(
-    config: &Config,
-    s3_urls: &EmbeddedUrls,
-) -> anyhow::Result<(Arc<dyn AssetStore>, Objects, Option<EmbeddedCredentials>)> {
-    let needs_aws = config.store == StoreKind::Dynamodb || config.objects == ObjectsKind::S3;
-    let sdk = match needs_aws {
-        true => Some(crate::aws::sdk_config(config.aws_region.as_deref()).await),
-        false => None,
-    };
-    let store: Arc<dyn AssetStore> = match (config.store, &sdk) {
-        (StoreKind::Dynamodb, Some(sdk)) => Arc::new(DynamoStore::new(
-            crate::aws::dynamodb_client(sdk, config.dynamodb_endpoint.as_deref()),
-            &config.dynamodb_table,
-            config.created_ttl(),
-        )),
-        _ => Arc::new(LocalStore::open(&config.data_dir)?),
-    };
-    Ok(match (config.objects, &sdk) {
-        (ObjectsKind::S3, Some(sdk)) => {
-            let objects = Objects::aws(
-                sdk,
-                &config.bucket,
-                config.s3_endpoint.as_deref(),
-                config.s3_force_path_style,
-            );
-            (store, objects, None)
-        }
-        _ => {
-            let credentials = EmbeddedCredentials::load_or_create(&config.data_dir)?;
-            let objects = Objects::embedded(
-                &s3_urls.public,
-                &s3_urls.internal,
-                &config.bucket,
-                &credentials.access_key,
-                &credentials.secret_key,
-            );
-            (store, objects, Some(credentials))
-        }
-    })
-}
-
-/// `server init-aws`: creates the table and the bucket (with CORS) the AWS mode needs.
-async fn init_aws(config: &Config, capacity: Capacity) -> anyhow::Result<()> {
-    let sdk = crate::aws::sdk_config(config.aws_region.as_deref()).await;
-    let dynamodb = crate::aws::dynamodb_client(&sdk, config.dynamodb_endpoint.as_deref());
-    create_table(&dynamodb, &config.dynamodb_table, capacity).await?;
-    let s3 = crate::aws::s3_client(
-        &sdk,
-        config.s3_endpoint.as_deref(),
-        config.s3_force_path_style,
-    );
-    create_bucket_with_cors(&s3, &config.bucket, &config.cors_origins).await?;
-    info!(table = %config.dynamodb_table, bucket = %config.bucket, "AWS resources ready");
-    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

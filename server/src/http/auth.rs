@@ -1,0 +1,162 @@
+//! Who is calling. REST: `Authorization: Bearer <API key>` (the `ApiCaller` extractor). The
+//! dashboard: the session cookie, read once per request by `sessions` into the request's
+//! extensions, where pages and server functions find it.
+
+use std::net::SocketAddr;
+
+use app::model::{ErrorCode, Principal};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::service::auth::{AuthError, SignedIn};
+
+/// The principal of a request that presented a valid API key.
+pub(super) struct ApiCaller(pub(super) Principal);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(AuthError::Unauthenticated(
+                "send an API key as 'Authorization: Bearer <key>'",
+            )
+            .into());
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or(AuthError::Unauthenticated(
+                "the Authorization header must be 'Bearer <key>'",
+            ))?;
+        Ok(Self(app.auth.authenticate_key(token).await?))
+    }
+}
+
+/// The signed-in user of a dashboard request, with the session id that proved it.
+#[derive(Clone, Debug)]
+pub(super) struct SessionCaller {
+    pub(super) principal: Principal,
+    pub(super) session_id: String,
+}
+
+/// The session cookie's name and attributes.
+#[derive(Clone, Debug)]
+pub(super) struct SessionCookie {
+    secure: bool,
+}
+
+impl SessionCookie {
+    pub(super) fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// `__Host-` (host-only, path `/`, `Secure`) when served over https.
+    fn name(&self) -> &'static str {
+        if self.secure {
+            "__Host-assets_session"
+        } else {
+            "assets_session"
+        }
+    }
+
+    /// The session id the request's cookie carries.
+    pub(super) fn read<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name())
+            .map(|(_, value)| value)
+            .filter(|value| !value.is_empty())
+    }
+
+    pub(super) fn set(&self, signed_in: &SignedIn) -> Option<HeaderValue> {
+        self.header(&signed_in.session_id, signed_in.max_age.num_seconds())
+    }
+
+    pub(super) fn clear(&self) -> Option<HeaderValue> {
+        self.header("", 0)
+    }
+
+    fn header(&self, value: &str, max_age: i64) -> Option<HeaderValue> {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.name()
+        ))
+        .ok()
+    }
+}
+
+/// Server functions anyone may call: signing in and out, asking who is signed in.
+const PUBLIC_SERVER_FNS: [&str; 3] = ["/api/sign_in", "/api/sign_out", "/api/current_user"];
+const SIGN_IN_PAGE: &str = "/sign-in";
+
+/// Reads the session cookie into the request's extensions (`SessionCaller`). A page asked for
+/// without a session goes to the sign-in page; a server function without one is a 401.
+pub(super) async fn sessions(
+    State(app): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = match app.cookie.read(request.headers()) {
+        Some(id) => match app.auth.session(id).await {
+            Ok(principal) => principal.map(|principal| SessionCaller {
+                principal,
+                session_id: id.to_string(),
+            }),
+            Err(err) => return ApiError::from(err).into_response(),
+        },
+        None => None,
+    };
+    let path = request.uri().path();
+    let signed_in = caller.is_some();
+    if path.starts_with("/api/") {
+        if !signed_in && !PUBLIC_SERVER_FNS.contains(&path) {
+            return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
+        }
+    } else if wants_page(&request) {
+        match (signed_in, path == SIGN_IN_PAGE) {
+            (false, false) => return Redirect::to(SIGN_IN_PAGE).into_response(),
+            (true, true) => return Redirect::to("/").into_response(),
+            _ => {}
+        }
+    }
+    if let Some(caller) = caller {
+        request.extensions_mut().insert(caller);
+    }
+    next.run(request).await
+}
+
+/// The dashboard's pages (the `App` routes): asked for without a session, they redirect to
+/// the sign-in page. Every other path is a static file, `/pkg`, or a 404.
+const PAGES: [&str; 2] = ["/", "/keys"];
+
+/// A request for one of the dashboard's pages.
+fn wants_page(request: &Request) -> bool {
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        && (PAGES.contains(&request.uri().path()) || request.uri().path() == SIGN_IN_PAGE)
+}
+
+/// The client's address, for sign-in throttling.
+pub(super) fn client_address(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+pub(super) fn unauthorized() -> ApiError {
+    ApiError::new(ErrorCode::Unauthorized, "sign in first")
+}

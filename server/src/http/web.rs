@@ -1,0 +1,244 @@
+//! Browser-side defences, in front of every route: the `Host` check (DNS rebinding), the
+//! same-origin check for cookie-borne state changes (CSRF), and the security headers every
+//! reply carries (CSP on HTML, `nosniff`, `Referrer-Policy: no-referrer`).
+
+use app::model::ErrorCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// Where the dashboard is served, as the server understands it.
+#[derive(Clone, Debug)]
+pub struct WebPolicy {
+    /// `--public-url`'s scheme and authority (`https`, `assets.example.com`), if set.
+    public: Option<(String, String)>,
+    /// Object storage's origin, for `connect-src` (the browser PUTs uploads to it).
+    storage_origin: Option<String>,
+}
+
+impl WebPolicy {
+    /// `public_url`: what the operator configured; `storage_url`: any URL the presigner makes.
+    pub fn new(public_url: Option<&str>, storage_url: Option<&str>) -> anyhow::Result<Self> {
+        let public = public_url
+            .map(|url| {
+                scheme_and_authority(url)
+                    .ok_or_else(|| anyhow::anyhow!("--public-url {url} is not an http(s) URL"))
+            })
+            .transpose()?;
+        Ok(Self {
+            public,
+            storage_origin: storage_url
+                .and_then(scheme_and_authority)
+                .map(|(scheme, authority)| format!("{scheme}://{authority}")),
+        })
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix when the public URL is https.
+    pub fn secure(&self) -> bool {
+        self.public
+            .as_ref()
+            .is_some_and(|(scheme, _)| scheme == "https")
+    }
+
+    /// Whether `host` (a `Host` header) is ours: the public URL's, or a loopback name.
+    fn allows_host(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        if self
+            .public
+            .as_ref()
+            .is_some_and(|(_, authority)| *authority == host)
+        {
+            return true;
+        }
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(name, _)| name),
+        };
+        matches!(name, "localhost" | "127.0.0.1" | "::1") || name.ends_with(".localhost")
+    }
+
+    /// The origin a same-origin request from our own pages carries, given its `Host`.
+    fn own_origin(&self, host: &str) -> String {
+        let scheme = match &self.public {
+            Some((scheme, authority)) if authority.eq_ignore_ascii_case(host) => scheme.as_str(),
+            _ => "http",
+        };
+        format!("{scheme}://{}", host.to_ascii_lowercase())
+    }
+
+    /// The Content-Security-Policy of an HTML page; `nonce` admits the hydration script.
+    pub fn content_security_policy(&self, nonce: Option<&str>) -> String {
+        let nonce = nonce.map_or(String::new(), |n| format!(" 'nonce-{n}'"));
+        let storage = self
+            .storage_origin
+            .as_deref()
+            .map_or(String::new(), |origin| format!(" {origin}"));
+        format!(
+            "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'{storage}; \
+             object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        )
+    }
+}
+
+/// `scheme` and lowercase `authority` of an http(s) URL.
+fn scheme_and_authority(url: &str) -> Option<(String, String)> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?.as_str().to_ascii_lowercase();
+    (scheme == "http" || scheme == "https").then_some((scheme, authority))
+}
+
+/// Refuses a request whose `Host` is not ours before any route sees it: a page on another
+/// site that rebinds its DNS name to this server's address cannot reach it. (HTTP/1.0
+/// requests without `Host` are refused too.)
+pub(super) async fn check_host(
+    State(policy): State<WebPolicy>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // Health checks are exempt: load balancers probe by address, and they reveal nothing.
+    if matches!(request.uri().path(), "/healthz" | "/readyz") {
+        return next.run(request).await;
+    }
+    let host = request_host(request.headers());
+    match host {
+        Some(host) if policy.allows_host(host) => next.run(request).await,
+        _ => ApiError::new(
+            ErrorCode::MisdirectedRequest,
+            "this server does not answer for that host name; set --public-url to the name clients use",
+        )
+        .into_response(),
+    }
+}
+
+fn request_host(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST)?.to_str().ok()
+}
+
+/// A state change that rides on the browser's cookie must come from our own pages: its
+/// `Origin` is ours (or, without `Origin`, `Sec-Fetch-Site: same-origin`). A request with an
+/// `Authorization` header carries no ambient credential and is not subject to this; one with
+/// neither cookie nor `Origin` (curl, webhooks) has nothing to forge.
+pub(super) async fn check_same_origin(
+    State(policy): State<WebPolicy>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers();
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let exempt = safe || headers.contains_key(header::AUTHORIZATION);
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let has_cookie = headers.contains_key(header::COOKIE);
+    if exempt || (!has_cookie && origin.is_none()) {
+        return next.run(request).await;
+    }
+    let same_origin = match (origin, request_host(headers)) {
+        (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(&policy.own_origin(host)),
+        (None, _) => headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin"),
+        (Some(_), None) => false,
+    };
+    if same_origin {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "a request with the session cookie must come from this site's own pages",
+        )
+        .into_response()
+    }
+}
+
+/// Headers on every reply: no MIME sniffing, no `Referer` (a presigned URL must never leak
+/// through one); on HTML, a CSP (pages set their own with the hydration nonce; any other HTML
+/// gets one without) and no framing or caching.
+pub(super) async fn security_headers(
+    State(policy): State<WebPolicy>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html {
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+            && let Ok(csp) = HeaderValue::from_str(&policy.content_security_policy(None))
+        {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_and_the_public_host_are_ours() {
+        let policy = WebPolicy::new(Some("https://Assets.Example.com"), None).unwrap();
+        for ok in [
+            "assets.example.com",
+            "127.0.0.1:3000",
+            "localhost",
+            "localhost:8080",
+            "[::1]:3000",
+            "app.localhost:3000",
+        ] {
+            assert!(policy.allows_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "assets.example.com.evil.example",
+            "127.0.0.2:3000",
+            "localhost.evil.example",
+            "assets.example.com:444",
+        ] {
+            assert!(!policy.allows_host(bad), "{bad}");
+        }
+        assert!(policy.secure());
+        assert_eq!(
+            policy.own_origin("assets.example.com"),
+            "https://assets.example.com"
+        );
+        assert_eq!(policy.own_origin("127.0.0.1:3000"), "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn the_csp_admits_the_nonce_and_the_storage_origin_only() {
+        let policy = WebPolicy::new(
+            None,
+            Some("http://127.0.0.1:9000/assets/x?X-Amz-Signature=1"),
+        )
+        .unwrap();
+        let csp = policy.content_security_policy(Some("abc"));
+        assert!(csp.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"));
+        assert!(csp.contains("connect-src 'self' http://127.0.0.1:9000;"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(csp.contains("base-uri 'none'"));
+        assert!(!policy.secure());
+        assert!(WebPolicy::new(Some("ftp://x"), None).is_err());
+    }
+}
