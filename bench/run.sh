@@ -55,6 +55,13 @@ start_server() {
     sleep 0.01
   done
   startup_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  # Every /assets call takes an API key: a user (the first run made `admin` on the embedded
+  # default; AWS mode starts with none) and a key for it, from the CLI as an operator would.
+  "$bin" --data-dir "$data" "$@" users list | grep -q '^admin ' ||
+    printf 'bench password 1234\n' | "$bin" --data-dir "$data" "$@" users add admin --admin >/dev/null
+  printf 'bench password 1234\n' | "$bin" --data-dir "$data" "$@" users passwd admin >/dev/null
+  key="$("$bin" --data-dir "$data" "$@" api-keys create --user admin --label bench | tail -n 1)"
+  auth=(-H "Authorization: Bearer $key")
 }
 stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 
@@ -74,10 +81,10 @@ load() {
 
 upload_asset() { # <file> -> prints asset id, marked UPLOADED
   local created id
-  created="$(curl -sS -X POST "$base/assets")"
+  created="$(curl -sS "${auth[@]}" -X POST "$base/assets")"
   id="$(json id <<<"$created")"
   curl -sS -f -X PUT --upload-file "$1" -H 'If-None-Match: *' "$(json upload_url <<<"$created")" -o /dev/null
-  curl -sS -f -X PUT "$base/assets/$id" -o /dev/null
+  curl -sS -f "${auth[@]}" -X PUT "$base/assets/$id" -o /dev/null
   echo "$id"
 }
 
@@ -142,16 +149,16 @@ row "release wasm (raw / gzip -9 / brotli -q 11)" \
 
 start_server "$work/data"
 row "start-up to first /healthz answer" "$startup_ms ms"
-line="$(cd end2end && node first-load.mjs "$base" 5)"
+line="$(cd end2end && ASSETS_USER=admin ASSETS_PASSWORD='bench password 1234' node first-load.mjs "$base" 5)"
 row "dashboard ${line%%:*}" "${line#*: }"
 sleep 1
 row "idle RSS" "$(kib_to_mib "$(status_kib "$pid" VmRSS)")"
 
 echo "hello" >"$work/tiny"
 id="$(upload_asset "$work/tiny")"
-row "POST /assets (create + presign), $connections conns" "$(load -s bench/post.lua "$base/assets")"
-row "GET /assets/{id} (presign download), $connections conns" "$(load "$base/assets/$id?timeout=60")"
-row "PUT /assets/{id} (already UPLOADED), $connections conns" "$(load -s bench/put.lua "$base/assets/$id")"
+row "POST /assets (create + presign), $connections conns" "$(load "${auth[@]}" -s bench/post.lua "$base/assets")"
+row "GET /assets/{id} (presign download, API key), $connections conns" "$(load "${auth[@]}" "$base/assets/$id?timeout=60")"
+row "PUT /assets/{id} (already UPLOADED), $connections conns" "$(load "${auth[@]}" -s bench/put.lua "$base/assets/$id")"
 
 # Listing over 100,000 assets: seed the SQLite file directly, then list the first page.
 stop_server
@@ -159,28 +166,28 @@ python3 - "$work/data/assets.sqlite3" <<'PY'
 import sqlite3, sys, uuid, time
 db = sqlite3.connect(sys.argv[1])
 now = int(time.time() * 1e6)
-rows = [(str(uuid.uuid4()), "UPLOADED", now - i * 1000, now - i * 1000, f"file-{i}.bin", "application/octet-stream", 1024, None, 1, None, None)
+rows = [(str(uuid.uuid4()), "UPLOADED", now - i * 1000, now - i * 1000, f"file-{i}.bin", "application/octet-stream", 1024, None, 1, None, None, "admin")
         for i in range(100_000)]
-db.executemany("INSERT INTO assets (id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+db.executemany("INSERT INTO assets (id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 db.commit()
 print(db.execute("SELECT COUNT(*) FROM assets").fetchone()[0], file=sys.stderr)
 PY
 start_server "$work/data"
-row "GET /assets?limit=50 over 100,000+ assets, $connections conns" "$(load "$base/assets?limit=50")"
-row "GET /assets?limit=50&state=RECEIVED (sparse state), $connections conns" "$(load "$base/assets?limit=50&state=RECEIVED")"
+row "GET /assets?limit=50 over 100,000+ assets, $connections conns" "$(load "${auth[@]}" "$base/assets?limit=50")"
+row "GET /assets?limit=50&state=RECEIVED (sparse state), $connections conns" "$(load "${auth[@]}" "$base/assets?limit=50&state=RECEIVED")"
 
 # Embedded S3 throughput, and the server's peak RSS during each transfer.
 for size in 1 64 1024; do
   head -c "$((size * 1024 * 1024))" /dev/urandom >"$work/blob"
-  created="$(curl -sS -X POST "$base/assets")"
+  created="$(curl -sS "${auth[@]}" -X POST "$base/assets")"
   id="$(json id <<<"$created")"
   before=$(status_kib "$pid" VmRSS)
   echo 5 >"/proc/$pid/clear_refs" # reset the peak (VmHWM) to the current RSS
   secs=$(curl -sS -f -X PUT --upload-file "$work/blob" -H 'If-None-Match: *' "$(json upload_url <<<"$created")" -o /dev/null -w '%{time_total}')
   peak=$(status_kib "$pid" VmHWM)
   row "embedded S3 upload ${size} MiB" "$(awk -v s="$size" -v t="$secs" 'BEGIN { printf "%.0f MB/s", s * 1.048576 / t }'), server RSS $(kib_to_mib "$before") -> peak $(kib_to_mib "$peak")"
-  curl -sS -f -X PUT "$base/assets/$id" -o /dev/null
-  url="$(curl -sS "$base/assets/$id?timeout=600" | json download_url)"
+  curl -sS -f "${auth[@]}" -X PUT "$base/assets/$id" -o /dev/null
+  url="$(curl -sS "${auth[@]}" "$base/assets/$id?timeout=600" | json download_url)"
   echo 5 >"/proc/$pid/clear_refs"
   secs=$(curl -sS -f "$url" -o /dev/null -w '%{time_total}')
   row "embedded S3 download ${size} MiB" "$(awk -v s="$size" -v t="$secs" 'BEGIN { printf "%.0f MB/s", s * 1.048576 / t }'), server peak RSS $(kib_to_mib "$(status_kib "$pid" VmHWM)")"
@@ -202,7 +209,7 @@ aws_flags=(--store dynamodb --dynamodb-endpoint "http://127.0.0.1:$moto_port" --
 start_server "$work/aws-data" "${aws_flags[@]}"
 id="$(upload_asset "$work/tiny")"
 connections=16
-row "moto: POST /assets, $connections conns" "$(load -s bench/post.lua "$base/assets")"
-row "moto: GET /assets/{id}, $connections conns" "$(load "$base/assets/$id?timeout=60")"
-row "moto: PUT /assets/{id}, $connections conns" "$(load -s bench/put.lua "$base/assets/$id")"
-row "moto: GET /assets?limit=50, $connections conns" "$(load "$base/assets?limit=50")"
+row "moto: POST /assets, $connections conns" "$(load "${auth[@]}" -s bench/post.lua "$base/assets")"
+row "moto: GET /assets/{id} (API key), $connections conns" "$(load "${auth[@]}" "$base/assets/$id?timeout=60")"
+row "moto: PUT /assets/{id}, $connections conns" "$(load "${auth[@]}" -s bench/put.lua "$base/assets/$id")"
+row "moto: GET /assets?limit=50, $connections conns" "$(load "${auth[@]}" "$base/assets?limit=50")"

@@ -65,16 +65,7 @@ async fn credentials(app: &TestApp) -> Credentials {
     let (_, alice) = app.user_with_key("alice", false).await;
     let (_, bob) = app.user_with_key("bob", false).await;
     let auth = app.auth();
-    let revoked = auth
-        .create_key(
-            "alice",
-            app::model::NewApiKey {
-                label: "gone".into(),
-                expires_in_days: None,
-            },
-        )
-        .await
-        .unwrap();
+    let revoked = app.new_key("alice", "gone").await;
     auth.revoke_key(&revoked.key.key_id, None).await.unwrap();
     // An expired key and an expired session, written straight into the store (time cannot
     // be moved forward for the server).
@@ -339,20 +330,7 @@ async fn every_route_and_server_function_against_every_credential() {
         for cred in CREDENTIALS {
             let id = alices_asset(&app, &alice_key).await;
             let key_id = match *name {
-                "revoke_api_key" => {
-                    app.auth()
-                        .create_key(
-                            "alice",
-                            app::model::NewApiKey {
-                                label: "to revoke".into(),
-                                expires_in_days: None,
-                            },
-                        )
-                        .await
-                        .unwrap()
-                        .key
-                        .key_id
-                }
+                "revoke_api_key" => app.new_key("alice", "to revoke").await.key.key_id,
                 _ => alice_key_id.clone(),
             };
             // Each signed-in row gets a fresh session: `sign_out` ends the one it is called with.

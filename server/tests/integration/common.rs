@@ -106,7 +106,7 @@ impl TestApp {
                         .await
                         .unwrap();
                 }
-                admin_key(&auth).await
+                create_key(&auth, "admin", "tests").await.secret
             }
             Err(_) => format!("assets_{}_{}", "0".repeat(16), "A".repeat(43)),
         };
@@ -284,25 +284,16 @@ impl TestApp {
 
     /// A new user and an API key for them: (name, key). In-process servers only.
     pub async fn user_with_key(&self, name: &str, admin: bool) -> (String, String) {
-        let auth = self
-            .auth
-            .as_ref()
-            .expect("user_with_key needs an in-process server");
-        auth.add_user(name, "a password for tests", admin)
+        self.auth()
+            .add_user(name, "a password for tests", admin)
             .await
             .unwrap();
-        let key = auth
-            .create_key(
-                name,
-                app::model::NewApiKey {
-                    label: "test".into(),
-                    expires_in_days: None,
-                },
-            )
-            .await
-            .unwrap()
-            .secret;
-        (name.to_string(), key)
+        (name.to_string(), self.new_key(name, "test").await.secret)
+    }
+
+    /// A new API key for `user`, made in process.
+    pub async fn new_key(&self, user: &str, label: &str) -> app::model::CreatedApiKey {
+        create_key(self.auth(), user, label).await
     }
 
     /// A session cookie (`name=value`) for the first admin, signed in through the server
@@ -744,15 +735,18 @@ pub fn bearer_client(key: &str) -> reqwest::Client {
         .unwrap()
 }
 
-async fn admin_key(auth: &server::service::auth::Auth) -> String {
+async fn create_key(
+    auth: &server::service::auth::Auth,
+    user: &str,
+    label: &str,
+) -> app::model::CreatedApiKey {
     auth.create_key(
-        "admin",
+        user,
         app::model::NewApiKey {
-            label: "tests".into(),
+            label: label.into(),
             expires_in_days: None,
         },
     )
     .await
     .unwrap()
-    .secret
 }
