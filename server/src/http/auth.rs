@@ -110,6 +110,10 @@ pub(super) async fn sessions(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // Static files (`/pkg`, `public/`) need no session: no store reads for them.
+    if !request.uri().path().starts_with("/api/") && !wants_page(&request) {
+        return next.run(request).await;
+    }
     let caller = match app.cookie.read(request.headers()) {
         Some(id) => match app.auth.session(id).await {
             Ok(principal) => principal.map(|principal| SessionCaller {
@@ -126,7 +130,7 @@ pub(super) async fn sessions(
         if !signed_in && !PUBLIC_SERVER_FNS.contains(&path) {
             return ApiError::new(ErrorCode::Unauthorized, "sign in first").into_response();
         }
-    } else if wants_page(&request) {
+    } else {
         match (signed_in, path == SIGN_IN_PAGE) {
             (false, false) => return Redirect::to(SIGN_IN_PAGE).into_response(),
             (true, true) => return Redirect::to("/").into_response(),

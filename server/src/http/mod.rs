@@ -79,9 +79,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let web = state.web.clone();
     api.with_state(state)
         .merge(dashboard)
-        .layer(from_fn_with_state(web.clone(), web::check_same_origin))
-        .layer(from_fn_with_state(web.clone(), web::security_headers))
-        .layer(from_fn_with_state(web, web::check_host))
+        .layer(from_fn_with_state(web, web::guard))
         .layer(axum::middleware::from_fn(request_head_limits))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

@@ -2,6 +2,8 @@
 //! same-origin check for cookie-borne state changes (CSRF), and the security headers every
 //! reply carries (CSP on HTML, `nosniff`, `Referrer-Policy: no-referrer`).
 
+use std::sync::Arc;
+
 use app::model::ErrorCode;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
@@ -10,13 +12,19 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
-/// Where the dashboard is served, as the server understands it.
+/// Where the dashboard is served, as the server understands it. Cheap to clone (it is
+/// handed to every request).
 #[derive(Clone, Debug)]
-pub struct WebPolicy {
+pub struct WebPolicy(Arc<Policy>);
+
+#[derive(Debug)]
+struct Policy {
     /// `--public-url`'s scheme and authority (`https`, `assets.example.com`), if set.
     public: Option<(String, String)>,
     /// Object storage's origin, for `connect-src` (the browser PUTs uploads to it).
     storage_origin: Option<String>,
+    /// The CSP of HTML that sets none itself (no nonce), made once.
+    fallback_csp: HeaderValue,
 }
 
 impl WebPolicy {
@@ -28,16 +36,30 @@ impl WebPolicy {
                     .ok_or_else(|| anyhow::anyhow!("--public-url {url} is not an http(s) URL"))
             })
             .transpose()?;
-        Ok(Self {
+        let mut policy = Policy {
             public,
             storage_origin: storage_url
                 .and_then(scheme_and_authority)
                 .map(|(scheme, authority)| format!("{scheme}://{authority}")),
-        })
+            fallback_csp: HeaderValue::from_static("default-src 'none'"),
+        };
+        policy.fallback_csp = HeaderValue::from_str(&policy.content_security_policy(None))?;
+        Ok(Self(Arc::new(policy)))
     }
 
     /// Cookies get `Secure` and the `__Host-` prefix when the public URL is https.
     pub fn secure(&self) -> bool {
+        self.0.secure()
+    }
+
+    /// The Content-Security-Policy of an HTML page; `nonce` admits the hydration script.
+    pub fn content_security_policy(&self, nonce: Option<&str>) -> String {
+        self.0.content_security_policy(nonce)
+    }
+}
+
+impl Policy {
+    fn secure(&self) -> bool {
         self.public
             .as_ref()
             .is_some_and(|(scheme, _)| scheme == "https")
@@ -71,8 +93,7 @@ impl WebPolicy {
         format!("{scheme}://{}", host.to_ascii_lowercase())
     }
 
-    /// The Content-Security-Policy of an HTML page; `nonce` admits the hydration script.
-    pub fn content_security_policy(&self, nonce: Option<&str>) -> String {
+    fn content_security_policy(&self, nonce: Option<&str>) -> String {
         let nonce = nonce.map_or(String::new(), |n| format!(" 'nonce-{n}'"));
         let storage = self
             .storage_origin
@@ -94,26 +115,38 @@ fn scheme_and_authority(url: &str) -> Option<(String, String)> {
     (scheme == "http" || scheme == "https").then_some((scheme, authority))
 }
 
-/// Refuses a request whose `Host` is not ours before any route sees it: a page on another
-/// site that rebinds its DNS name to this server's address cannot reach it. (HTTP/1.0
-/// requests without `Host` are refused too.)
-pub(super) async fn check_host(
+/// In front of every route, in one pass: the `Host` check, the same-origin check, then the
+/// security headers on the reply.
+pub(super) async fn guard(
     State(policy): State<WebPolicy>,
     request: Request,
     next: Next,
 ) -> Response {
+    let policy = &policy.0;
+    if let Err(refused) =
+        check_host(policy, &request).and_then(|()| check_same_origin(policy, &request))
+    {
+        return refused.into_response();
+    }
+    let mut response = next.run(request).await;
+    security_headers(policy, response.headers_mut());
+    response
+}
+
+/// Refuses a request whose `Host` is not ours before any route sees it: a page on another
+/// site that rebinds its DNS name to this server's address cannot reach it. (HTTP/1.0
+/// requests without `Host` are refused too.)
+fn check_host(policy: &Policy, request: &Request) -> Result<(), ApiError> {
     // Health checks are exempt: load balancers probe by address, and they reveal nothing.
     if matches!(request.uri().path(), "/healthz" | "/readyz") {
-        return next.run(request).await;
+        return Ok(());
     }
-    let host = request_host(request.headers());
-    match host {
-        Some(host) if policy.allows_host(host) => next.run(request).await,
-        _ => ApiError::new(
+    match request_host(request.headers()) {
+        Some(host) if policy.allows_host(host) => Ok(()),
+        _ => Err(ApiError::new(
             ErrorCode::MisdirectedRequest,
             "this server does not answer for that host name; set --public-url to the name clients use",
-        )
-        .into_response(),
+        )),
     }
 }
 
@@ -125,11 +158,7 @@ fn request_host(headers: &HeaderMap) -> Option<&str> {
 /// `Origin` is ours (or, without `Origin`, `Sec-Fetch-Site: same-origin`). A request with an
 /// `Authorization` header carries no ambient credential and is not subject to this; one with
 /// neither cookie nor `Origin` (curl, webhooks) has nothing to forge.
-pub(super) async fn check_same_origin(
-    State(policy): State<WebPolicy>,
-    request: Request,
-    next: Next,
-) -> Response {
+fn check_same_origin(policy: &Policy, request: &Request) -> Result<(), ApiError> {
     let headers = request.headers();
     let safe = matches!(
         *request.method(),
@@ -137,9 +166,8 @@ pub(super) async fn check_same_origin(
     );
     let exempt = safe || headers.contains_key(header::AUTHORIZATION);
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let has_cookie = headers.contains_key(header::COOKIE);
-    if exempt || (!has_cookie && origin.is_none()) {
-        return next.run(request).await;
+    if exempt || (!headers.contains_key(header::COOKIE) && origin.is_none()) {
+        return Ok(());
     }
     let same_origin = match (origin, request_host(headers)) {
         (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(&policy.own_origin(host)),
@@ -149,26 +177,19 @@ pub(super) async fn check_same_origin(
         (Some(_), None) => false,
     };
     if same_origin {
-        next.run(request).await
+        Ok(())
     } else {
-        ApiError::new(
+        Err(ApiError::new(
             ErrorCode::Forbidden,
             "a request with the session cookie must come from this site's own pages",
-        )
-        .into_response()
+        ))
     }
 }
 
 /// Headers on every reply: no MIME sniffing, no `Referer` (a presigned URL must never leak
 /// through one); on HTML, a CSP (pages set their own with the hydration nonce; any other HTML
 /// gets one without) and no framing or caching.
-pub(super) async fn security_headers(
-    State(policy): State<WebPolicy>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+fn security_headers(policy: &Policy, headers: &mut HeaderMap) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -181,15 +202,12 @@ pub(super) async fn security_headers(
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     if html {
-        if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
-            && let Ok(csp) = HeaderValue::from_str(&policy.content_security_policy(None))
-        {
-            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy.fallback_csp.clone());
         }
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 #[cfg(test)]
@@ -207,7 +225,7 @@ mod tests {
             "[::1]:3000",
             "app.localhost:3000",
         ] {
-            assert!(policy.allows_host(ok), "{ok}");
+            assert!(policy.0.allows_host(ok), "{ok}");
         }
         for bad in [
             "evil.example",
@@ -216,14 +234,17 @@ mod tests {
             "localhost.evil.example",
             "assets.example.com:444",
         ] {
-            assert!(!policy.allows_host(bad), "{bad}");
+            assert!(!policy.0.allows_host(bad), "{bad}");
         }
         assert!(policy.secure());
         assert_eq!(
-            policy.own_origin("assets.example.com"),
+            policy.0.own_origin("assets.example.com"),
             "https://assets.example.com"
         );
-        assert_eq!(policy.own_origin("127.0.0.1:3000"), "http://127.0.0.1:3000");
+        assert_eq!(
+            policy.0.own_origin("127.0.0.1:3000"),
+            "http://127.0.0.1:3000"
+        );
     }
 
     #[test]

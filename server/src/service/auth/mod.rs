@@ -66,8 +66,8 @@ struct Inner {
     store: Arc<dyn AuthStore>,
     sessions: SessionPolicy,
     throttle: throttle::Throttle,
-    /// Hash of a presented key secret -> who it was, and when that was read.
-    keys: Mutex<HashMap<String, (Principal, Instant)>>,
+    /// SHA-256 of a presented key secret -> who it was, and when that was read.
+    keys: Mutex<HashMap<[u8; 32], (Principal, Instant)>>,
 }
 
 impl Auth {
@@ -243,11 +243,12 @@ impl Auth {
         let key_id = secrets::api_key_id(secret).ok_or(AuthError::Unauthenticated(
             "the bearer token is not an API key of this service",
         ))?;
-        let hash = secrets::hash_secret(secret);
+        let digest = secrets::digest(secret);
         let now = Instant::now();
-        if let Some(principal) = self.cached_key(&hash, now) {
+        if let Some(principal) = self.cached_key(&digest, now) {
             return Ok(principal);
         }
+        let hash = hex::encode(digest);
         let unknown = AuthError::Unauthenticated("unknown, revoked or expired API key");
         let key = self.store().get_key(key_id).await?.ok_or(unknown)?;
         let now_utc = Utc::now();
@@ -267,7 +268,7 @@ impl Auth {
             user: user.name,
             admin: user.admin,
         };
-        self.cache_key(hash, principal.clone(), now);
+        self.cache_key(digest, principal.clone(), now);
         if key
             .info
             .last_used_at
@@ -287,14 +288,14 @@ impl Auth {
         Ok(principal)
     }
 
-    fn cached_key(&self, hash: &str, now: Instant) -> Option<Principal> {
+    fn cached_key(&self, digest: &[u8; 32], now: Instant) -> Option<Principal> {
         let keys = self.inner.keys.lock().unwrap_or_else(|p| p.into_inner());
-        keys.get(hash)
+        keys.get(digest)
             .filter(|(_, at)| now.duration_since(*at) < KEY_CACHE_TTL)
             .map(|(principal, _)| principal.clone())
     }
 
-    fn cache_key(&self, hash: String, principal: Principal, now: Instant) {
+    fn cache_key(&self, digest: [u8; 32], principal: Principal, now: Instant) {
         let mut keys = self.inner.keys.lock().unwrap_or_else(|p| p.into_inner());
         if keys.len() >= KEY_CACHE_MAX {
             keys.retain(|_, (_, at)| now.duration_since(*at) < KEY_CACHE_TTL);
@@ -302,7 +303,7 @@ impl Auth {
                 keys.clear();
             }
         }
-        keys.insert(hash, (principal, now));
+        keys.insert(digest, (principal, now));
     }
 }
 
