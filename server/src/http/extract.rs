@@ -1,8 +1,12 @@
 //! Extractors whose rejection is the API's own JSON error, so handlers take typed input and a
 //! malformed request never reaches them.
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -29,8 +33,8 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let body = Bytes::from_request(request, state).await?;
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let body = read_body(request.into_body()).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
@@ -44,4 +48,38 @@ where
         }
         serde_json::from_value(value).map(Self).map_err(bad)
     }
+}
+
+/// Largest JSON body read (axum's default for its own extractors).
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// After a body turns out too large, how much more is read and dropped, and for how long,
+/// before answering: closing with unread bytes makes the kernel reset the connection, and the
+/// client may lose the 413 reply to that reset.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+async fn read_body(mut body: Body) -> Result<Bytes, ApiError> {
+    let mut bytes = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::invalid(format!("reading the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            bytes.extend_from_slice(&data);
+            if bytes.len() > MAX_BODY_BYTES {
+                let mut seen = bytes.len();
+                let _ = tokio::time::timeout(DRAIN_TIME, async {
+                    while seen < DRAIN_BYTES
+                        && let Some(Ok(frame)) = body.frame().await
+                    {
+                        seen += frame.data_ref().map_or(0, |d| d.len());
+                    }
+                })
+                .await;
+                return Err(ApiError::rejected(
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is over {MAX_BODY_BYTES} bytes"),
+                ));
+            }
+        }
+    }
+    Ok(bytes.freeze())
 }
