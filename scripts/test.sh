@@ -60,7 +60,7 @@ app_port="$(free_port)"
 s3_port="$(free_port)"
 e2e_dir="$(mktemp -d)"
 server_bin="$target_dir/debug/server"
-# The users the tests sign in as (not admins), made with the CLI on the server's data directory
+# The users the tests sign in as (alice and bob, not admins), made with the CLI on the server's data directory
 # before it starts; their passwords and API keys reach Playwright in environment variables.
 secret() { python3 -c 'import secrets; print(secrets.token_urlsafe(24))'; }
 for user in alice bob; do
@@ -71,6 +71,10 @@ for user in alice bob; do
   upper="$(printf '%s' "$user" | tr a-z A-Z)"
   export "${upper}_PASSWORD=$password" "${upper}_API_KEY=$key"
 done
+# And an admin, who sees everyone's assets.
+ROOT_PASSWORD="$(secret)"
+printf '%s\n' "$ROOT_PASSWORD" | "$server_bin" --data-dir "$e2e_dir/data" users add root --admin >/dev/null
+export ROOT_PASSWORD
 LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=info \
   "$server_bin" --listen "127.0.0.1:$app_port" --s3-listen "127.0.0.1:$s3_port" \
   --data-dir "$e2e_dir/data" >"$e2e_dir/server.log" 2>&1 &

@@ -26,11 +26,16 @@ impl RowActions {
 
 #[component]
 pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
+    // Only an admin's list holds more than one owner's assets: then say whose each is.
+    let show_owner = items.iter().any(|a| a.owner != items[0].owner);
     view! {
         <table class="assets">
             <thead>
                 <tr>
                     <th scope="col">"File"</th>
+                    <Show when=move || show_owner>
+                        <th scope="col">"Owner"</th>
+                    </Show>
                     <th scope="col">"State"</th>
                     <th scope="col">"Size"</th>
                     <th scope="col">"Type"</th>
@@ -40,14 +45,17 @@ pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {items.into_iter().map(|asset| view! { <AssetRow asset page /> }).collect_view()}
+                {items
+                    .into_iter()
+                    .map(|asset| view! { <AssetRow asset page show_owner /> })
+                    .collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
+fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
     let id = asset.asset_id;
     let name = asset.filename.clone().unwrap_or_else(|| id.to_string());
     let state = asset.state.as_str();
@@ -62,6 +70,7 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
     let copy_label = StoredValue::new(format!("Copy download link for {name}"));
     let delete_label = StoredValue::new(format!("Delete {name}"));
     let confirm_label = StoredValue::new(format!("Confirm deleting {name}"));
+    let owner = StoredValue::new(asset.owner.clone());
 
     let download = move |copy_only: bool| {
         busy.set(true);
@@ -104,6 +113,9 @@ fn AssetRow(asset: Asset, page: Page) -> impl IntoView {
     view! {
         <tr data-asset-id=id.to_string()>
             <td class="file">{name}</td>
+            <Show when=move || show_owner>
+                <td class="owner" data-label="Owner">{owner.get_value()}</td>
+            </Show>
             <td>
                 <span class=format!("badge badge-{}", state.to_lowercase())>{state}</span>
             </td>

@@ -417,3 +417,51 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admins_dashboard_says_whose_each_asset_is_a_users_shows_only_theirs() {
+    let app = TestApp::spawn().await;
+    let (_, ivy) = app.user_with_key("ivy", false).await;
+    let ivys: serde_json::Value = bearer_client(&ivy)
+        .post(app.url("/assets"))
+        .json(&json!({"filename": "ivys-file.txt"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    app.create(Some(json!({"filename": "admins-file.txt"})))
+        .await;
+    let page = |cookie: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    // Rendered on the server: the list is in the HTML.
+    let admin = page(app.admin_session().await).await;
+    assert!(admin.contains("ivys-file.txt") && admin.contains("admins-file.txt"));
+    let table = &admin[admin.find("<table").unwrap_or(0)..];
+    assert!(
+        table.contains("scope=\"col\">Owner<"),
+        "an owner column for the admin: {}",
+        &table[..table.len().min(1500)]
+    );
+    assert!(admin.contains("class=\"owner\">ivy<"));
+    let own = page(app.session_cookie("ivy", PASSWORD).await).await;
+    assert!(own.contains("ivys-file.txt") && !own.contains("admins-file.txt"));
+    assert!(
+        !own.contains("scope=\"col\">Owner<"),
+        "one owner: no column"
+    );
+    assert_eq!(ivys["asset"]["owner"], "ivy");
+}
