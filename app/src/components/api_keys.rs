@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::confirm::ConfirmAction;
 use super::page::Page;
 use crate::api::{create_api_key, revoke_api_key};
 use crate::browser;
@@ -49,9 +50,6 @@ fn KeyRow(key: ApiKeyInfo, page: Page) -> impl IntoView {
     let busy = RwSignal::new(false);
     let key_id = StoredValue::new(key.key_id.clone());
     let label = key.label.clone();
-    let revoke_label = StoredValue::new(format!("Revoke {label}"));
-    let confirm_label = StoredValue::new(format!("Confirm revoking {label}"));
-    let keep_label = StoredValue::new(format!("Keep {label}"));
 
     let revoke = move || {
         busy.set(true);
@@ -75,39 +73,14 @@ fn KeyRow(key: ApiKeyInfo, page: Page) -> impl IntoView {
             <td data-label="Expires">{when_or(key.expires_at, "never")}</td>
             <td>
                 <div class="actions">
-                    <Show
-                        when=move || confirming.get()
-                        fallback=move || {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="danger"
-                                    aria-label=move || revoke_label.get_value()
-                                    on:click=move |_| confirming.set(true)
-                                >
-                                    "Revoke"
-                                </button>
-                            }
-                        }
-                    >
-                        <button
-                            type="button"
-                            class="danger"
-                            aria-label=move || confirm_label.get_value()
-                            disabled=move || busy.get()
-                            on:click=move |_| revoke()
-                        >
-                            "Confirm revoke"
-                        </button>
-                        <button
-                            type="button"
-                            class="secondary"
-                            aria-label=move || keep_label.get_value()
-                            on:click=move |_| confirming.set(false)
-                        >
-                            "Keep"
-                        </button>
-                    </Show>
+                    <ConfirmAction
+                        verb="Revoke"
+                        doing="revoking"
+                        what=label
+                        confirming
+                        busy
+                        on_confirm=Callback::new(move |()| revoke())
+                    />
                 </div>
             </td>
         </tr>

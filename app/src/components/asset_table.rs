@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::confirm::ConfirmAction;
 use super::page::Page;
 use crate::api::{delete_asset, get_download_link};
 use crate::browser;
@@ -68,8 +69,6 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
     // Stored so the `Show` branches, which may render many times, can read them.
     let download_label = StoredValue::new(format!("Download {name}"));
     let copy_label = StoredValue::new(format!("Copy download link for {name}"));
-    let delete_label = StoredValue::new(format!("Delete {name}"));
-    let confirm_label = StoredValue::new(format!("Confirm deleting {name}"));
     let owner = StoredValue::new(asset.owner.clone());
 
     let download = move |copy_only: bool| {
@@ -112,7 +111,7 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
 
     view! {
         <tr data-asset-id=id.to_string()>
-            <td class="file">{name}</td>
+            <td class="file">{name.clone()}</td>
             <Show when=move || show_owner>
                 <td class="owner" data-label="Owner">{owner.get_value()}</td>
             </Show>
@@ -156,34 +155,14 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
                     </button>
                 </Show>
                 <Show when=move || deletable>
-                    <Show
-                        when=move || confirming.get()
-                        fallback=move || {
-                            view! {
-                                <button
-                                    type="button"
-                                    class="danger"
-                                    aria-label=move || delete_label.get_value()
-                                    on:click=move |_| confirming.set(true)
-                                >
-                                    "Delete"
-                                </button>
-                            }
-                        }
-                    >
-                        <button
-                            type="button"
-                            class="danger"
-                            aria-label=move || confirm_label.get_value()
-                            disabled=move || busy.get()
-                            on:click=move |_| delete()
-                        >
-                            "Confirm delete"
-                        </button>
-                        <button type="button" class="secondary" on:click=move |_| confirming.set(false)>
-                            "Keep"
-                        </button>
-                    </Show>
+                    <ConfirmAction
+                        verb="Delete"
+                        doing="deleting"
+                        what=name.clone()
+                        confirming
+                        busy
+                        on_confirm=Callback::new(move |()| delete())
+                    />
                 </Show>
                 </div>
             </td>
