@@ -1,13 +1,11 @@
 // An admin's dashboard lists every user's assets and says whose each one is.
-import { test, expect, signIn, waitHydrated, SIGNED_OUT } from './fixtures';
+import { test, expect, createAsset, signIn, waitHydrated, SIGNED_OUT } from './fixtures';
 
 test("an admin sees alice's and bob's assets, each with its owner", async ({ request, bobApi, newContext }) => {
   const stamp = Date.now();
   const made = [];
   for (const [api, owner] of [[request, 'alice'], [bobApi, 'bob']] as const) {
-    const created = await api.post('/assets', { data: { filename: `${owner}-for-admin-${stamp}.txt` } });
-    expect(created.status()).toBe(201);
-    made.push({ id: (await created.json()).id as string, owner });
+    made.push({ id: await createAsset(api, `${owner}-for-admin-${stamp}.txt`), owner });
   }
   const context = await newContext({ storageState: SIGNED_OUT });
   const page = await context.newPage();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SIGNED_OUT, alice, bob, expect, signIn, test, waitHydrated } from './fixtures';
+import { SIGNED_OUT, alice, bob, expect, signIn, test, waitHydrated, createAsset } from './fixtures';
 
 function makeFile(name: string, bytes: number): string {
   const path = join(mkdtempSync(join(tmpdir(), 'assets-e2e-')), name);
@@ -90,9 +90,7 @@ test("bob does not see alice's assets, in the dashboard or through the API", asy
   bobState,
 }) => {
   const filename = `alice-only-${Date.now()}.txt`;
-  const created = await request.post('/assets', { data: { filename } });
-  expect(created.status()).toBe(201);
-  const id = (await created.json()).id as string;
+  const id = await createAsset(request, filename);
 
   // Alice sees it ...
   await page.goto('/');

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BASE_URL, expect, test, waitHydrated } from './fixtures';
+import { BASE_URL, expect, test, waitHydrated, createAsset } from './fixtures';
 
 // Another site, on another loopback port (same site for cookies, since ports do not count, but
 // another origin), tries to delete alice's asset while she is signed in in the same browser.
@@ -32,9 +32,7 @@ async function serve(html: string): Promise<{ server: Server; origin: string }> 
 
 test("a page on another origin cannot delete alice's asset with her session", async ({ page, request }) => {
   const filename = `csrf-target-${Date.now()}.txt`;
-  const created = await request.post('/assets', { data: { filename } });
-  expect(created.status()).toBe(201);
-  const id = (await created.json()).id as string;
+  const id = await createAsset(request, filename);
 
   // Alice is signed in, in this browser context.
   await page.goto('/');

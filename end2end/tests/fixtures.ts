@@ -54,6 +54,13 @@ export async function waitHydrated(page: Page, section = 'section.dashboard') {
   await expect(page.locator(section)).toHaveAttribute('data-hydrated', 'true');
 }
 
+/** Records an asset through the REST API (as the key's user); its id. */
+export async function createAsset(api: APIRequestContext, filename: string): Promise<string> {
+  const created = await api.post('/assets', { data: { filename } });
+  expect(created.status()).toBe(201);
+  return (await created.json()).id as string;
+}
+
 /** Signs in through the sign-in page and waits for the dashboard. */
 export async function signIn(page: Page, user: { name: string; password: string }) {
   await page.goto('/sign-in');

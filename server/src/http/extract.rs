@@ -22,6 +22,18 @@ pub(super) struct ApiPath<T>(pub(super) T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub(super) struct ApiQuery<T>(pub(super) T);
 
+/// The raw body, at most `MAX_BODY_BYTES`; over that, `413` (after reading on a little, see
+/// `read_body`).
+pub(super) struct ApiBody(pub(super) Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        read_body(request.into_body()).await.map(Self)
+    }
+}
+
 /// A JSON object body; an empty body reads as `T::default()`, as the original example's bare
 /// `POST` has none. Like the original, any content type is read as JSON.
 pub(super) struct JsonBody<T>(pub(super) T);
@@ -33,8 +45,8 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let body = read_body(request.into_body()).await?;
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let ApiBody(body) = ApiBody::from_request(request, state).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
@@ -50,7 +62,7 @@ where
     }
 }
 
-/// Largest JSON body read (axum's default for its own extractors).
+/// Largest body read (axum's default for its own extractors).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// After a body turns out too large, how much more is read and dropped, and for how long,
 /// before answering: closing with unread bytes makes the kernel reset the connection, and the

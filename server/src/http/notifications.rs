@@ -7,11 +7,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::routing::post;
 use axum::{Json, Router};
-use bytes::Bytes;
 use tracing::warn;
 
 use super::AppState;
 use super::error::ApiError;
+use super::extract::ApiBody;
 use crate::events::Delivery;
 use crate::notifications::sns::{SnsDelivery, SnsError};
 use crate::notifications::{Envelope, parse_delivery, parse_envelope};
@@ -24,7 +24,7 @@ pub(super) fn routes() -> Router<AppState> {
 async fn s3_events(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<Json<EventSummary>, ApiError> {
     let from_sns = headers.contains_key("x-amz-sns-message-type");
     if !from_sns {
