@@ -9,6 +9,10 @@ use app::model::UrlLifetime;
 use chrono::TimeDelta;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod limits;
+
+pub use limits::Limits;
+
 /// The longest age setting accepted (ten years): every age converts to a time span without
 /// overflow, so none can silently turn into "now" or "never".
 const MAX_AGE_SECS: u64 = 10 * 365 * 86_400;
@@ -145,6 +149,9 @@ pub struct Config {
         default_value = "*"
     )]
     pub cors_origins: Vec<String>,
+
+    #[command(flatten)]
+    pub limits: Limits,
 
     #[command(subcommand)]
     pub command: Option<Command>,

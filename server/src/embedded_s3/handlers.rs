@@ -43,6 +43,16 @@ impl DiskObjects {
         })
     }
 
+    /// The same objects for the server's own reads (HEAD), emitting no events: the event
+    /// consumer ends once the endpoint clients use is gone, while these reads go on.
+    pub fn reader(&self) -> Self {
+        Self {
+            disk: self.disk.clone(),
+            events: None,
+            next_sequencer: AtomicU64::new(0),
+        }
+    }
+
     /// Reports a change to the event consumer. Waits while its queue is full (back-pressure);
     /// never drops an event while the consumer runs.
     pub(super) async fn emit(

@@ -9,6 +9,7 @@
 //! - `credentials`: the key pair it accepts, kept in the data directory.
 
 mod checksum;
+pub mod concurrency;
 mod copy;
 mod credentials;
 mod delete;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::service::auth::{AuthError, SignedIn};
+use crate::service::auth::{AuthError, SignedIn, api_key_id};
 
 /// The principal of a request that presented a valid API key.
 pub(super) struct ApiCaller(pub(super) Principal);
@@ -37,7 +37,13 @@ impl FromRequestParts<AppState> for ApiCaller {
             .ok_or(AuthError::Unauthenticated(
                 "the Authorization header must be 'Bearer <key>'",
             ))?;
-        Ok(Self(app.auth.authenticate_key(token).await?))
+        let principal = app.auth.authenticate_key(token).await?;
+        // Limited per key: the key authenticated, so its id is well formed.
+        let caller = format!("key:{}", api_key_id(token).unwrap_or_default());
+        app.limits
+            .rates
+            .check_caller(&caller, client_address(parts))?;
+        Ok(Self(principal))
     }
 }
 
@@ -138,6 +144,14 @@ pub(super) async fn sessions(
         }
     }
     if let Some(caller) = caller {
+        let from = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let user = format!("user:{}", caller.principal.user);
+        if let Err(limited) = app.limits.rates.check_caller(&user, from) {
+            return limited.into_response();
+        }
         request.extensions_mut().insert(caller);
     }
     next.run(request).await

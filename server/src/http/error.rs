@@ -92,6 +92,15 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
     }
+
+    /// With `Retry-After`: the wait in whole seconds, rounded up.
+    pub fn with_retry_after(self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(secs.max(1)),
+            ..self
+        }
+    }
 }
 
 impl From<ServiceError> for ApiError {

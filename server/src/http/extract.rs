@@ -1,11 +1,8 @@
 //! Extractors whose rejection is the API's own JSON error, so handlers take typed input and a
 //! malformed request never reaches them.
 
-use std::time::Duration;
-
-use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 
@@ -22,15 +19,16 @@ pub(super) struct ApiPath<T>(pub(super) T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub(super) struct ApiQuery<T>(pub(super) T);
 
-/// The raw body, at most `MAX_BODY_BYTES`; over that, `413` (after reading on a little, see
-/// `read_body`).
+/// The raw body (already read and bounded by `limits::bounded`, which answers 413).
 pub(super) struct ApiBody(pub(super) Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for ApiBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        read_body(request.into_body()).await.map(Self)
+        let body = request.into_body().collect().await;
+        body.map(|body| Self(body.to_bytes()))
+            .map_err(|e| ApiError::invalid(format!("reading the body: {e}")))
     }
 }
 
@@ -60,38 +58,4 @@ where
         }
         serde_json::from_value(value).map(Self).map_err(bad)
     }
-}
-
-/// Largest body read (axum's default for its own extractors).
-const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
-/// After a body turns out too large, how much more is read and dropped, and for how long,
-/// before answering: closing with unread bytes makes the kernel reset the connection, and the
-/// client may lose the 413 reply to that reset.
-const DRAIN_BYTES: usize = 64 * 1024 * 1024;
-const DRAIN_TIME: Duration = Duration::from_secs(2);
-
-async fn read_body(mut body: Body) -> Result<Bytes, ApiError> {
-    let mut bytes = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::invalid(format!("reading the body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            bytes.extend_from_slice(&data);
-            if bytes.len() > MAX_BODY_BYTES {
-                let mut seen = bytes.len();
-                let _ = tokio::time::timeout(DRAIN_TIME, async {
-                    while seen < DRAIN_BYTES
-                        && let Some(Ok(frame)) = body.frame().await
-                    {
-                        seen += frame.data_ref().map_or(0, |d| d.len());
-                    }
-                })
-                .await;
-                return Err(ApiError::rejected(
-                    http::StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the request body is over {MAX_BODY_BYTES} bytes"),
-                ));
-            }
-        }
-    }
-    Ok(bytes.freeze())
 }

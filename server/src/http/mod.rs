@@ -3,18 +3,26 @@
 //! - `assets`: the REST API; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
 //!   server functions;
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
-//!   security headers, in front of everything.
+//!   security headers, in front of everything;
+//! - `request_id`: every request's id and log span; `limits` and `rate_limit`: body size,
+//!   concurrency, time and rate bounds.
 
 mod assets;
 mod auth;
 mod dashboard;
 mod error;
 mod extract;
+mod limits;
 mod notifications;
+mod rate_limit;
+mod request_id;
 mod web;
 
 pub use error::ApiError;
 pub use web::WebPolicy;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use app::model::ErrorCode;
 use axum::Router;
@@ -24,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 
+use crate::config::Limits;
 use crate::notifications::sns::SnsVerifier;
 use crate::service::Service;
 use crate::service::auth::Auth;
@@ -42,6 +51,23 @@ pub struct AppState {
     pub auth: Auth,
     pub web: WebPolicy,
     cookie: auth::SessionCookie,
+    limits: Arc<limits::RequestLimits>,
+    draining: Draining,
+}
+
+/// Set once the process is stopping: `/readyz` answers 503 at once, so load balancers stop
+/// sending new requests while those in flight finish.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    fn started(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl AppState {
@@ -51,6 +77,8 @@ impl AppState {
         web: WebPolicy,
         events_token: Option<String>,
         sns: SnsVerifier,
+        limits: &Limits,
+        draining: Draining,
     ) -> Self {
         let cookie = auth::SessionCookie::new(web.secure());
         Self {
@@ -60,12 +88,16 @@ impl AppState {
             auth,
             web,
             cookie,
+            limits: limits::RequestLimits::new(limits),
+            draining,
         }
     }
 }
 
-/// The whole app: REST API, event endpoint, health checks, dashboard; behind the host check,
-/// the same-origin check and the security headers.
+/// The whole app: REST API, event endpoint, health checks, dashboard; behind (outermost
+/// first) the request id and span, the request-head limits, the host and same-origin checks
+/// with the security headers, the per-address rate limit, and the body, concurrency and time
+/// bounds.
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let api = Router::new()
         .merge(assets::routes())
@@ -77,14 +109,23 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         });
     let dashboard = dashboard::routes(&state, options);
     let web = state.web.clone();
-    api.with_state(state)
+    api.with_state(state.clone())
         .merge(dashboard)
+        .layer(from_fn_with_state(state.clone(), limits::bounded))
+        .layer(from_fn_with_state(state, rate_limit::per_address))
         .layer(from_fn_with_state(web, web::guard))
         .layer(axum::middleware::from_fn(request_head_limits))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(request_id::trace_layer())
+        .layer(axum::middleware::from_fn(request_id::assign))
 }
 
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {
+    if app.draining.started() {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "shutting down: requests in flight are finishing",
+        ));
+    }
     app.service.ready().await?;
     Ok("ready")
 }

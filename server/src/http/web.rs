@@ -128,8 +128,9 @@ pub(super) async fn guard(
     {
         return refused.into_response();
     }
+    let static_file = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
-    security_headers(policy, response.headers_mut());
+    security_headers(policy, response.headers_mut(), static_file);
     response
 }
 
@@ -189,7 +190,7 @@ fn check_same_origin(policy: &Policy, request: &Request) -> Result<(), ApiError>
 /// Headers on every reply: no MIME sniffing, no `Referer` (a presigned URL must never leak
 /// through one); on HTML, a CSP (pages set their own with the hydration nonce; any other HTML
 /// gets one without) and no framing or caching.
-fn security_headers(policy: &Policy, headers: &mut HeaderMap) {
+fn security_headers(policy: &Policy, headers: &mut HeaderMap, static_file: bool) {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -206,6 +207,11 @@ fn security_headers(policy: &Policy, headers: &mut HeaderMap) {
             headers.insert(header::CONTENT_SECURITY_POLICY, policy.fallback_csp.clone());
         }
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    // Replies carry presigned URLs, API keys, who is signed in: no cache (shared or the
+    // browser's) may keep them. Only the built assets under `/pkg` are cacheable.
+    if !static_file && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

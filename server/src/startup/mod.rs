@@ -14,21 +14,22 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 mod backends;
+mod embedded;
+mod serve;
+
+pub use serve::raise_descriptor_limit;
 
 use backends::{Backends, first_run, init_aws, open_backends, open_stores};
+use embedded::{EmbeddedEndpoint, EmbeddedPorts, EmbeddedUrls};
 
+use crate::config::Limits;
 use crate::config::{Command, Config, ObjectsKind, StoreKind};
-use crate::embedded_s3::DiskObjects;
-use crate::events::{EventReceiver, event_channel};
-use crate::http::{AppState, WebPolicy};
+use crate::http::{AppState, Draining, WebPolicy};
 use crate::notifications::sns::{HttpsSns, SnsVerifier};
 use crate::provision::Capacity;
 use crate::service::auth::Auth;
-use crate::service::{Policy, Service, apply_object_events};
+use crate::service::{Policy, Service};
 use crate::store::auth::AuthStore;
-
-/// How long the event consumer may take, after the servers stopped, to apply what is queued.
-const EVENT_DRAIN: Duration = Duration::from_secs(5);
 
 /// Runs the command: by default, serves until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -82,39 +83,8 @@ pub struct Application {
     service: Service,
     auth: Auth,
     reconcile_interval: Option<Duration>,
-}
-
-/// The embedded S3 endpoint: its listener, its objects, and the events they emit.
-struct EmbeddedEndpoint {
-    listener: TcpListener,
-    router: axum::Router,
-    events: Option<EventReceiver>,
-    uploads: crate::embedded_s3::UploadSweeper,
-}
-
-/// How often abandoned multipart uploads are looked for, and how old they must be.
-const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
-const UPLOADS_ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Where clients reach the embedded endpoint (signed into URLs) and where the server does.
-struct EmbeddedUrls {
-    public: String,
-    internal: String,
-}
-
-impl EmbeddedUrls {
-    fn for_address(config: &Config, bound: SocketAddr) -> Self {
-        let internal = format!("http://{bound}");
-        let public = match &config.s3_public_url {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => internal.clone(),
-        };
-        Self { public, internal }
-    }
-
-    fn configured(config: &Config) -> Self {
-        Self::for_address(config, config.s3_listen)
-    }
+    limits: Limits,
+    draining: Draining,
 }
 
 impl Application {
@@ -129,15 +99,12 @@ impl Application {
             .with_context(|| format!("binding {listen}"))?;
 
         let embedded = config.objects == ObjectsKind::Embedded;
-        let s3_listener = match embedded {
-            true => Some(TcpListener::bind(config.s3_listen).await.with_context(|| {
-                format!("binding the embedded S3 endpoint to {}", config.s3_listen)
-            })?),
-            false => None,
-        };
-        let s3_urls = match &s3_listener {
-            Some(listener) => EmbeddedUrls::for_address(&config, listener.local_addr()?),
-            None => EmbeddedUrls::configured(&config),
+        let (s3_ports, s3_urls) = match embedded {
+            true => {
+                let (ports, urls) = EmbeddedPorts::bind(&config).await?;
+                (Some(ports), urls)
+            }
+            false => (None, EmbeddedUrls::configured(&config)),
         };
         let Backends {
             assets,
@@ -178,39 +145,26 @@ impl Application {
         let web = WebPolicy::new(config.public_url.as_deref(), storage_url.as_deref())?;
         let service = Service::new(assets, objects, policy(&config));
 
-        let embedded = match (s3_listener, credentials) {
-            (Some(listener), Some(credentials)) => {
-                let (sender, events) = match config.embedded_events {
-                    true => {
-                        let (sender, receiver) = event_channel();
-                        (Some(sender), Some(receiver))
-                    }
-                    false => (None, None),
-                };
-                let disk =
-                    DiskObjects::open(&config.data_dir.join("objects"), &config.bucket, sender)?;
-                info!(
-                    url = %format!("http://{}", listener.local_addr()?), public_url = %s3_urls.public,
-                    bucket = %config.bucket, data_dir = %config.data_dir.display(),
-                    "embedded S3 endpoint listening"
-                );
-                Some(EmbeddedEndpoint {
-                    listener,
-                    uploads: disk.upload_sweeper(),
-                    router: crate::embedded_s3::router(disk, &credentials),
-                    events,
-                })
-            }
+        let embedded = match (s3_ports, credentials) {
+            (Some(ports), Some(credentials)) => Some(EmbeddedEndpoint::new(
+                &config,
+                ports,
+                &credentials,
+                &s3_urls,
+            )?),
             _ => None,
         };
 
         let sns = SnsVerifier::new(config.sns_topic_arns.clone(), Arc::new(HttpsSns::new()?));
+        let draining = Draining::default();
         let state = AppState::new(
             service.clone(),
             auth.clone(),
             web,
             config.events_token.clone(),
             sns,
+            &config.limits,
+            draining.clone(),
         );
         let router = crate::http::router(state, options);
         info!(
@@ -224,6 +178,8 @@ impl Application {
             service,
             auth,
             reconcile_interval: config.reconcile_interval(),
+            limits: config.limits,
+            draining,
         })
     }
 
@@ -236,7 +192,7 @@ impl Application {
     pub fn s3_address(&self) -> anyhow::Result<Option<SocketAddr>> {
         self.embedded
             .as_ref()
-            .map(|e| e.listener.local_addr())
+            .map(EmbeddedEndpoint::address)
             .transpose()
             .map_err(Into::into)
     }
@@ -249,59 +205,45 @@ impl Application {
         &self.auth
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish and the event
-    /// consumer apply what is queued.
+    /// Serves until `shutdown` completes; then `/readyz` answers 503, both listeners close,
+    /// requests and uploads in flight get the shutdown grace to finish, and the event consumer
+    /// applies what they queued. Returns within the grace plus about 2 s.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
+        let draining = self.draining.clone();
         tokio::spawn(async move {
             shutdown.await;
+            info!("stopping: draining requests in flight");
+            draining.start();
             let _ = stop.send(true);
         });
-        let until_stopped = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }
-        };
         let reconciler = self
             .reconcile_interval
             .map(|interval| tokio::spawn(reconcile_every(self.service.clone(), interval)));
 
-        // The client's address feeds sign-in throttling.
-        let serve_app = axum::serve(
+        let grace = self.limits.shutdown_grace();
+        let ports = 1 + u64::from(self.embedded.is_some());
+        let connections = serve::ConnectionLimits::new(
+            self.limits.header_read_timeout(),
+            self.limits.max_connections,
+            raise_descriptor_limit(),
+            ports,
+        );
+        let serve_app = serve::serve(
             self.app_listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(until_stopped());
+            self.router,
+            connections,
+            stopped.clone(),
+            grace,
+        );
         match self.embedded {
-            None => serve_app.await.context("serving the app")?,
+            None => serve_app.await,
             Some(embedded) => {
-                let consumer = embedded
-                    .events
-                    .map(|events| tokio::spawn(apply_object_events(events, self.service.clone())));
-                let sweeper = tokio::spawn(
-                    embedded
-                        .uploads
-                        .run_every(UPLOAD_SWEEP_INTERVAL, UPLOADS_ABANDONED_AFTER),
-                );
-                let serve_s3 = axum::serve(embedded.listener, embedded.router)
-                    .with_graceful_shutdown(until_stopped());
-                let (app, s3) = tokio::join!(serve_app, serve_s3);
-                sweeper.abort();
-                app.context("serving the app")?;
-                s3.context("serving the embedded S3 endpoint")?;
-                // The endpoint (the only sender) is gone: the consumer ends once the queue is empty.
-                if let Some(consumer) = consumer
-                    && tokio::time::timeout(EVENT_DRAIN, consumer).await.is_err()
-                {
-                    warn!(
-                        "stopped before every queued object event was applied; the reconciler repairs them"
-                    );
-                }
+                let serve_s3 = embedded.serve(self.service.clone(), connections, stopped, grace);
+                tokio::join!(serve_app, serve_s3);
             }
         }
         if let Some(reconciler) = reconciler {

@@ -29,6 +29,8 @@ pub struct TestApp {
     running: Running,
     _temp: Option<tempfile::TempDir>,
     args: Vec<String>,
+    /// A process server's soft limit on open descriptors, when the test sets one.
+    descriptors: Option<u64>,
 }
 
 enum Running {
@@ -132,6 +134,7 @@ impl TestApp {
             running: Running::InProcess { stop: Some(stop) },
             _temp: Some(temp),
             args: extra,
+            descriptors: None,
         };
         app.wait_until_healthy().await;
         app
@@ -157,10 +160,17 @@ impl TestApp {
 
     /// The real binary, on free ports (port 0: it logs the addresses it bound).
     pub async fn spawn_process(extra: &[&str]) -> Self {
+        Self::spawn_process_with_descriptors(None, extra).await
+    }
+
+    /// The real binary started with this soft limit on open descriptors (as a shell's
+    /// `ulimit -Sn` would leave it; the hard limit stays).
+    pub async fn spawn_process_with_descriptors(soft_limit: Option<u64>, extra: &[&str]) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let data_dir = temp.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let mut app = Self::start_process(&data_dir, ("127.0.0.1:0", "127.0.0.1:0"), extra).await;
+        let mut app =
+            Self::start_process(&data_dir, ("127.0.0.1:0", "127.0.0.1:0"), extra, soft_limit).await;
         app._temp = Some(temp);
         app
     }
@@ -169,11 +179,21 @@ impl TestApp {
         data_dir: &Path,
         (listen, s3_listen): (&str, &str),
         extra: Vec<String>,
+        descriptors: Option<u64>,
     ) -> Self {
         let log_path = log_dir().join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
         let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let mut command = match descriptors {
+            None => Command::new(env!("CARGO_BIN_EXE_server")),
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", &format!("ulimit -Sn {limit} && exec \"$@\""), "sh"])
+                    .arg(env!("CARGO_BIN_EXE_server"));
+                sh
+            }
+        };
+        let child = command
             .args(bind_args(data_dir, listen, s3_listen))
             .args(&extra)
             .env("RUST_LOG", "info")
@@ -196,6 +216,7 @@ impl TestApp {
             running: Running::Process { child: Some(child) },
             _temp: None,
             args: extra,
+            descriptors,
         };
         // The addresses come from the log: what the server really bound.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -381,14 +402,24 @@ impl TestApp {
         self.restart_stopped().await
     }
 
+    /// Starts a stopped process server again on the same ports and data directory.
+    pub async fn start_again(self) -> Self {
+        self.restart_stopped().await
+    }
+
     async fn restart_stopped(mut self) -> Self {
         let temp = self._temp.take();
         let ports = (
             self.base.trim_start_matches("http://").to_string(),
             self.s3_url.trim_start_matches("http://").to_string(),
         );
-        let mut app =
-            Self::start_process(&self.data_dir, (&ports.0, &ports.1), self.args.clone()).await;
+        let mut app = Self::start_process(
+            &self.data_dir,
+            (&ports.0, &ports.1),
+            self.args.clone(),
+            self.descriptors,
+        )
+        .await;
         app._temp = temp;
         app
     }

@@ -8,7 +8,7 @@ mod secrets;
 mod sessions;
 mod throttle;
 
-pub use secrets::hash_secret;
+pub use secrets::{api_key_id, hash_secret};
 pub use sessions::{SessionPolicy, SignedIn};
 
 use std::collections::HashMap;

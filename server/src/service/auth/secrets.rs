@@ -41,7 +41,7 @@ pub(super) fn new_api_key() -> anyhow::Result<(String, String)> {
 }
 
 /// The key id of a well-formed API key secret; `None` for anything else.
-pub(super) fn api_key_id(secret: &str) -> Option<&str> {
+pub fn api_key_id(secret: &str) -> Option<&str> {
     let rest = secret.strip_prefix(API_KEY_PREFIX)?;
     let (id, random) = rest.split_once('_')?;
     let well_formed = id.len() == 16
