@@ -92,6 +92,10 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
     }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
 }
 
 impl From<ServiceError> for ApiError {

@@ -10,6 +10,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+mod metrics;
 mod notifications;
 mod web;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub sns: SnsVerifier,
     pub auth: Auth,
     pub web: WebPolicy,
+    /// Scrapers present it as `Authorization: Bearer <token>` on `GET /metrics`.
+    pub metrics_token: Option<String>,
     cookie: auth::SessionCookie,
 }
 
@@ -59,8 +62,14 @@ impl AppState {
             sns,
             auth,
             web,
+            metrics_token: None,
             cookie,
         }
+    }
+
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token;
+        self
     }
 }
 
@@ -70,6 +79,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let api = Router::new()
         .merge(assets::routes())
         .merge(notifications::routes())
+        .merge(metrics::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .method_not_allowed_fallback(|| async {
@@ -82,6 +92,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(from_fn_with_state(web, web::guard))
         .layer(axum::middleware::from_fn(request_head_limits))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {

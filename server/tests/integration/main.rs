@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod layout;
 mod lifecycle;
+mod metrics;
 mod startup;
 mod store_contract;
 mod upload_urls;
