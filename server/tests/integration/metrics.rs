@@ -336,3 +336,18 @@ fn each_envelope_names_its_source() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_assets_by_state_come_from_a_background_count() {
+    let moto = crate::common::Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    app.create(None).await;
+    // The first scrape starts the count (a Scan) and does not wait for it.
+    eventually(&app, "the count of CREATED assets", |now| {
+        now.value("assets_assets", &[("state", "CREATED")]) == 1.0
+    })
+    .await;
+    let scan = [("operation", "count_by_state")];
+    let after = scrape(&app).await;
+    assert!(after.value("assets_store_call_duration_seconds", &scan) >= 1.0);
+}
