@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, env = "ASSETS_EVENTS_TOKEN", hide_env_values = true)]
     pub events_token: Option<String>,
 
+    /// Secret a Prometheus scraper presents as `Authorization: Bearer <token>` on `GET /metrics`
+    /// (admins may read metrics with their API key or session anyway). Unset: admins only.
+    #[arg(long, env = "ASSETS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// SNS topics whose signed HTTP(S) deliveries `POST /events/s3` accepts (comma-separated ARNs).
     #[arg(long, env = "ASSETS_SNS_TOPIC_ARNS", value_delimiter = ',')]
     pub sns_topic_arns: Vec<String>,

@@ -48,6 +48,32 @@ pub struct ObjectEvent {
 pub struct Delivery {
     pub events: Vec<ObjectEvent>,
     pub ignored: usize,
+    pub source: EventSource,
+}
+
+/// Who reported events (a metrics label).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventSource {
+    /// A raw S3 event notification (a webhook relaying S3's JSON).
+    #[default]
+    S3,
+    Sns,
+    EventBridge,
+    Minio,
+    /// The embedded endpoint's channel.
+    Embedded,
+}
+
+impl EventSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S3 => "s3",
+            Self::Sns => "sns",
+            Self::EventBridge => "eventbridge",
+            Self::Minio => "minio",
+            Self::Embedded => "embedded",
+        }
+    }
 }
 
 /// Where the embedded endpoint sends its events. Bounded: when the consumer falls behind,

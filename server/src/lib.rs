@@ -1,6 +1,6 @@
 //! The asset service. Each module is one concern:
-//! - `config`, `telemetry`, `aws` (SDK settings and clients), `startup` (bind, wire, serve),
-//!   `cli` (the `users` and `api-keys` subcommands);
+//! - `config`, `telemetry` (logs), `meters` (Prometheus metrics), `aws` (SDK settings and
+//!   clients), `startup` (bind, wire, serve), `cli` (the `users` and `api-keys` subcommands);
 //! - `service`: the lifecycle, the one place that decides (with `app::model`);
 //! - `store`: asset records (SQLite or DynamoDB); `objects`: S3 calls; `provision`: `init-aws`;
 //! - `events`: what storage says happened; `notifications`: envelopes that carry it;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod embedded_s3;
 pub mod events;
 pub mod http;
+pub mod meters;
 pub mod notifications;
 pub mod objects;
 pub mod provision;

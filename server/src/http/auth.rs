@@ -47,6 +47,17 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
+/// The secret of an `Authorization: Bearer <secret>` header, if the request has one.
+pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
 /// The signed-in user of a dashboard request, with the session id that proved it.
 #[derive(Clone, Debug)]
 pub(super) struct SessionCaller {

@@ -101,6 +101,10 @@ impl ApiError {
             ..self
         }
     }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
 }
 
 impl From<ServiceError> for ApiError {

@@ -13,6 +13,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod limits;
+mod metrics;
 mod notifications;
 mod rate_limit;
 mod request_id;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub sns: SnsVerifier,
     pub auth: Auth,
     pub web: WebPolicy,
+    /// Scrapers present it as `Authorization: Bearer <token>` on `GET /metrics`.
+    pub metrics_token: Option<String>,
     cookie: auth::SessionCookie,
     limits: Arc<limits::RequestLimits>,
     draining: Draining,
@@ -87,10 +90,16 @@ impl AppState {
             sns,
             auth,
             web,
+            metrics_token: None,
             cookie,
             limits: limits::RequestLimits::new(limits),
             draining,
         }
+    }
+
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token;
+        self
     }
 }
 
@@ -102,6 +111,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let api = Router::new()
         .merge(assets::routes())
         .merge(notifications::routes())
+        .merge(metrics::routes())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .method_not_allowed_fallback(|| async {
@@ -117,6 +127,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(axum::middleware::from_fn(request_head_limits))
         .layer(request_id::trace_layer())
         .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(axum::middleware::from_fn(metrics::track))
 }
 
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {

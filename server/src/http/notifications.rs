@@ -12,7 +12,7 @@ use tracing::warn;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiBody;
-use crate::events::Delivery;
+use crate::events::{Delivery, EventSource};
 use crate::notifications::sns::{SnsDelivery, SnsError};
 use crate::notifications::{Envelope, parse_delivery, parse_envelope};
 use crate::service::{EventSummary, ServiceError};
@@ -27,15 +27,32 @@ async fn s3_events(
     ApiBody(body): ApiBody,
 ) -> Result<Json<EventSummary>, ApiError> {
     let from_sns = headers.contains_key("x-amz-sns-message-type");
+    let delivery = accept(&app, &headers, &body).await.inspect_err(|err| {
+        // Refused before its events were read: the sender is who it claimed to be, at best.
+        if err.status().is_client_error() {
+            let source = if from_sns { "sns" } else { "unknown" };
+            crate::meters::events(source, "refused", 1);
+        }
+    })?;
+    Ok(Json(app.service.apply_events(&delivery).await?))
+}
+
+/// The delivery's events, once its sender proved itself and its envelope was read.
+async fn accept(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Delivery, ApiError> {
+    let from_sns = headers.contains_key("x-amz-sns-message-type");
     if !from_sns {
-        check_token(app.events_token.as_deref(), &headers)?;
+        check_token(app.events_token.as_deref(), headers)?;
     }
-    let delivery = match parse_envelope(&body).map_err(|e| ApiError::invalid(e.to_string()))? {
+    let delivery = match parse_envelope(body).map_err(|e| ApiError::invalid(e.to_string()))? {
         Envelope::Sns(message) => match app.sns.accept(&message).await {
-            Ok(SnsDelivery::Notification(inner)) => {
-                parse_delivery(inner.as_bytes()).map_err(|e| ApiError::invalid(e.to_string()))?
-            }
-            Ok(SnsDelivery::Subscribed | SnsDelivery::Ignored) => Delivery::default(),
+            Ok(SnsDelivery::Notification(inner)) => Delivery {
+                source: EventSource::Sns,
+                ..parse_delivery(inner.as_bytes()).map_err(|e| ApiError::invalid(e.to_string()))?
+            },
+            Ok(SnsDelivery::Subscribed | SnsDelivery::Ignored) => Delivery {
+                source: EventSource::Sns,
+                ..Delivery::default()
+            },
             Err(SnsError::Rejected(why)) => {
                 warn!(topic_arn = %message.topic_arn, %why, "SNS delivery refused");
                 return Err(ApiError::new(ErrorCode::Forbidden, why.to_string()));
@@ -49,7 +66,7 @@ async fn s3_events(
         }
         Envelope::Events(delivery) => delivery,
     };
-    Ok(Json(app.service.apply_events(&delivery).await?))
+    Ok(delivery)
 }
 
 fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -75,7 +92,7 @@ fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ApiErr
 }
 
 /// Compares secrets without an early exit that would leak how much of a guess was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -6,7 +6,7 @@ pub mod sns;
 
 use serde::Deserialize;
 
-use crate::events::{Delivery, ObjectChange, ObjectEvent};
+use crate::events::{Delivery, EventSource, ObjectChange, ObjectEvent};
 use sns::SnsMessage;
 
 /// One S3 event notification record, as S3 sends it (the fields we read).
@@ -14,6 +14,9 @@ use sns::SnsMessage;
 #[serde(rename_all = "camelCase")]
 struct S3EventRecord {
     event_name: String,
+    /// `aws:s3`, or `minio:s3` from MinIO.
+    #[serde(default)]
+    event_source: Option<String>,
     s3: S3Entity,
 }
 
@@ -84,6 +87,7 @@ fn events_from_value(value: serde_json::Value) -> Result<Delivery, BadDelivery> 
         return Ok(Delivery {
             events: vec![],
             ignored: 1,
+            source: EventSource::S3,
         });
     }
     if value.get("detail-type").is_some() {
@@ -133,6 +137,7 @@ impl EventBridgeEvent {
             return Delivery {
                 events: vec![],
                 ignored: 1,
+                source: EventSource::EventBridge,
             };
         };
         let object = self.detail.object;
@@ -146,12 +151,20 @@ impl EventBridgeEvent {
                 sequencer: object.sequencer,
             }],
             ignored: 0,
+            source: EventSource::EventBridge,
         }
     }
 }
 
 fn from_records(records: Vec<S3EventRecord>) -> Delivery {
     let mut delivery = Delivery::default();
+    // MinIO names its records' source `minio:s3` and prefixes event names with `s3:`.
+    if records
+        .iter()
+        .any(|r| r.event_source.as_deref() == Some("minio:s3") || r.event_name.starts_with("s3:"))
+    {
+        delivery.source = EventSource::Minio;
+    }
     for record in records {
         match object_event(&record) {
             Some(event) => delivery.events.push(event),
@@ -204,6 +217,17 @@ mod tests {
         assert_eq!(delivery.events[0].key, "assets/a b/c");
         assert_eq!(delivery.events[0].size, Some(5));
         assert_eq!(delivery.events[1].change, ObjectChange::Removed);
+        assert_eq!(delivery.source, EventSource::S3);
+    }
+
+    #[test]
+    fn minio_records_are_told_apart_from_s3() {
+        let body = br#"{"EventName":"s3:ObjectCreated:Put","Key":"assets/x","Records":[
+            {"eventName":"s3:ObjectCreated:Put","eventSource":"minio:s3","s3":{"bucket":{"name":"b"},"object":{"key":"assets/x"}}}
+        ]}"#;
+        let delivery = parse_delivery(body).unwrap();
+        assert_eq!(delivery.events.len(), 1);
+        assert_eq!(delivery.source, EventSource::Minio);
     }
 
     #[test]

@@ -18,6 +18,8 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
 
+use crate::meters::Backend;
+
 /// Every object key the service makes starts with this; anything else is not ours.
 pub const KEY_PREFIX: &str = "assets/";
 
@@ -170,10 +172,8 @@ impl Objects {
 
     /// Whether the bucket answers (for `/readyz`).
     pub async fn ping(&self) -> anyhow::Result<()> {
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
+        let call = self.client.head_bucket().bucket(&self.bucket).send();
+        timed("head_bucket", call)
             .await
             .context("HEAD on the bucket")?;
         Ok(())
@@ -216,8 +216,7 @@ impl Objects {
             None => {}
         }
         let (config, expires_at) = self.presigning(lifetime).await?;
-        let presigned = request
-            .presigned(config)
+        let presigned = timed("presign_put_object", request.presigned(config))
             .await
             .context("presigning an upload URL")?;
         Ok(finish(presigned, expires_at))
@@ -231,14 +230,15 @@ impl Objects {
         lifetime: UrlLifetime,
     ) -> anyhow::Result<Presigned> {
         let (config, expires_at) = self.presigning(lifetime).await?;
-        let presigned = self
+        let request = self
             .presigner
             .get_object()
             .bucket(&self.bucket)
             .key(key_for(id))
             .response_content_disposition(content_disposition)
             .response_content_type(content_type)
-            .presigned(config)
+            .presigned(config);
+        let presigned = timed("presign_get_object", request)
             .await
             .context("presigning a download URL")?;
         Ok(finish(presigned, expires_at))
@@ -246,15 +246,25 @@ impl Objects {
 
     /// `None` when the object does not exist.
     pub async fn head(&self, id: AssetId) -> anyhow::Result<Option<ObjectInfo>> {
-        match self
+        let started = Instant::now();
+        let result = self
             .client
             .head_object()
             .bucket(&self.bucket)
             .key(key_for(id))
             .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
-            .await
-        {
+            .await;
+        // A 404 is an answer ("no such object"), not a failure.
+        let failed = match &result {
+            Ok(_) => false,
+            Err(SdkError::ServiceError(err)) => {
+                !err.err().is_not_found() && err.raw().status().as_u16() != 404
+            }
+            Err(_) => true,
+        };
+        Backend::ObjectStorage.call("head_object", started, failed);
+        match result {
             Ok(out) => Ok(Some(ObjectInfo {
                 size: out.content_length().unwrap_or_default().max(0) as u64,
                 etag: out.e_tag().map(|e| e.trim_matches('"').to_string()),
@@ -283,6 +293,17 @@ impl Objects {
             .context("presigning configuration")?;
         Ok((config, DateTime::<Utc>::from(now + ttl)))
     }
+}
+
+/// Times an object storage call as `operation`; an error is a failure.
+async fn timed<T, E>(
+    operation: &'static str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let result = call.await;
+    Backend::ObjectStorage.call(operation, started, result.is_err());
+    result
 }
 
 fn finish(

@@ -4,9 +4,11 @@
 //! - this file: create, read, list, download, mark uploaded, delete; the conditional-write loop;
 //! - `reads`: listing pages and download links;
 //! - `object_events`: applying what object storage reports, and the embedded endpoint's consumer;
-//! - `reconcile`: the sweep that repairs what lost events left behind.
+//! - `reconcile`: the sweep that repairs what lost events left behind;
+//! - `counts`: assets by state, for metrics.
 
 pub mod auth;
+mod counts;
 mod object_events;
 mod reads;
 mod reconcile;
@@ -85,6 +87,8 @@ struct Inner {
     /// Embedded-endpoint events given up on after every retry failed (the reconciler repairs
     /// their assets later).
     events_given_up: AtomicU64,
+    /// The last count of assets by state, for metrics.
+    counts: counts::CountCache,
 }
 
 impl Service {
@@ -95,6 +99,7 @@ impl Service {
                 objects,
                 policy,
                 events_given_up: AtomicU64::new(0),
+                counts: Default::default(),
             }),
         }
     }
@@ -139,6 +144,7 @@ impl Service {
             sequencer: None,
         };
         self.store().insert(&asset).await?;
+        crate::meters::upload_url_issued();
         info!(asset_id = %id, owner = %asset.owner, state = %asset.state, "asset created");
         Ok(CreatedAsset {
             id,

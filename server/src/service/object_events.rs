@@ -9,7 +9,7 @@ use app::model::{Action, AssetId};
 use tracing::{debug, error, info, warn};
 
 use super::{Service, ServiceError, Transition, conflict, record_object, retry_lost_races};
-use crate::events::{Delivery, EventReceiver, ObjectChange, ObjectEvent, is_newer};
+use crate::events::{Delivery, EventReceiver, EventSource, ObjectChange, ObjectEvent, is_newer};
 use crate::objects::id_from_key;
 use crate::store::StoreError;
 
@@ -36,9 +36,14 @@ pub enum EventOutcome {
 /// reconciler repairs its asset later). Ends when every sender is gone.
 pub async fn apply_object_events(mut events: EventReceiver, service: Service) {
     while let Some(event) = events.recv().await {
+        let source = EventSource::Embedded.as_str();
+        crate::meters::events(source, "received", 1);
         for attempt in 1..=EVENT_ATTEMPTS {
             match service.apply_object_event(&event).await {
-                Ok(_) => break,
+                Ok(outcome) => {
+                    crate::meters::events(source, outcome.label(), 1);
+                    break;
+                }
                 Err(err) if attempt < EVENT_ATTEMPTS => {
                     warn!(attempt, key = %event.key, error = %err, "applying an object event failed; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * 2u64.pow(attempt))).await;
@@ -48,6 +53,7 @@ pub async fn apply_object_events(mut events: EventReceiver, service: Service) {
                         .inner
                         .events_given_up
                         .fetch_add(1, Ordering::Relaxed);
+                    crate::meters::events(source, "failed", 1);
                     error!(
                         attempts = EVENT_ATTEMPTS, key = %event.key, change = ?event.change, error = ?err,
                         "object event given up; the reconciler will repair the asset"
@@ -58,20 +64,43 @@ pub async fn apply_object_events(mut events: EventReceiver, service: Service) {
     }
 }
 
+impl EventOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+fn count_outcomes(source: &'static str, summary: EventSummary) {
+    crate::meters::events(source, "applied", summary.applied);
+    crate::meters::events(source, "skipped", summary.skipped);
+}
+
 impl Service {
     /// Applies every event of a delivery in order. An error means "retry the delivery":
     /// events already applied are skipped as duplicates the next time.
     pub async fn apply_events(&self, delivery: &Delivery) -> Result<EventSummary, ServiceError> {
+        let source = delivery.source.as_str();
+        crate::meters::events(source, "received", delivery.events.len() + delivery.ignored);
         let mut summary = EventSummary {
             applied: 0,
             skipped: delivery.ignored,
         };
         for event in &delivery.events {
-            match self.apply_object_event(event).await? {
-                EventOutcome::Applied => summary.applied += 1,
-                EventOutcome::Skipped => summary.skipped += 1,
+            match self.apply_object_event(event).await {
+                Ok(EventOutcome::Applied) => summary.applied += 1,
+                Ok(EventOutcome::Skipped) => summary.skipped += 1,
+                Err(err) => {
+                    // The sender retries the whole delivery; count what was decided so far.
+                    count_outcomes(source, summary);
+                    crate::meters::events(source, "failed", 1);
+                    return Err(err);
+                }
             }
         }
+        count_outcomes(source, summary);
         Ok(summary)
     }
 

@@ -76,6 +76,7 @@ impl Service {
             )
             .await
             .map_err(ServiceError::Unavailable)?;
+        crate::meters::download_url_issued();
         Ok(DownloadLink {
             download_url: presigned.url,
             expires_at: presigned.expires_at,

@@ -22,6 +22,19 @@ impl Service {
     /// One sweep over `CREATED` assets. A backend failure ends the sweep with an error (the
     /// next sweep starts over); a lost race just leaves that asset to whoever won.
     pub async fn reconcile(&self) -> Result<ReconcileReport, ServiceError> {
+        let mut report = ReconcileReport::default();
+        let result = self.sweep(&mut report).await;
+        let outcome = if result.is_ok() {
+            "completed"
+        } else {
+            "failed"
+        };
+        // A failed sweep's repairs were made all the same.
+        crate::meters::reconciler_sweep(outcome, report.received, report.expired);
+        result.map(|()| report)
+    }
+
+    async fn sweep(&self, report: &mut ReconcileReport) -> Result<(), ServiceError> {
         let policy = &self.inner.policy;
         let now = Utc::now();
         let before = |age: TimeDelta| {
@@ -32,7 +45,6 @@ impl Service {
         let url_ttl = TimeDelta::seconds(policy.upload_url_ttl.secs() as i64);
         let stale_before = before(policy.stale_after)?;
         let abandoned_before = before(url_ttl + policy.abandoned_after)?;
-        let mut report = ReconcileReport::default();
         let mut after = None;
         loop {
             let page = PageRequest {
@@ -89,6 +101,6 @@ impl Service {
                 None => break,
             }
         }
-        Ok(report)
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ use crate::store::AssetStore;
 use crate::store::auth::AuthStore;
 use crate::store::dynamo::DynamoStore;
 use crate::store::local::LocalStore;
+use crate::store::metered::{MeteredAssets, MeteredAuth};
 
 /// What the server runs on: the stores, object storage, and the embedded endpoint's
 /// credentials when objects are embedded (read once, used by both sides).
@@ -29,7 +30,7 @@ pub(super) struct Backends {
 pub(super) async fn open_stores(
     config: &Config,
 ) -> anyhow::Result<(Arc<dyn AssetStore>, Arc<dyn AuthStore>)> {
-    Ok(match config.store {
+    let (assets, auth): (Arc<dyn AssetStore>, Arc<dyn AuthStore>) = match config.store {
         StoreKind::Dynamodb => {
             let sdk = crate::aws::sdk_config(config.aws_region.as_deref()).await;
             let store = Arc::new(DynamoStore::new(
@@ -44,7 +45,9 @@ pub(super) async fn open_stores(
             let store = Arc::new(LocalStore::open(&config.data_dir)?);
             (store.clone(), store)
         }
-    })
+    };
+    // Every store call is timed for metrics, whichever store it is.
+    Ok((Arc::new(MeteredAssets(assets)), Arc::new(MeteredAuth(auth))))
 }
 
 pub(super) async fn open_backends(

@@ -166,6 +166,8 @@ impl Application {
             &config.limits,
             draining.clone(),
         );
+        let state = state.with_metrics_token(config.metrics_token.clone());
+        crate::meters::recorder(); // installed before the first request is counted
         let router = crate::http::router(state, options);
         info!(
             url = %format!("http://{}", app_listener.local_addr()?), store = ?config.store,

@@ -5,6 +5,10 @@
 pub mod auth;
 pub mod dynamo;
 pub mod local;
+pub mod metered;
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use app::model::{Asset, AssetId, AssetState};
 use async_trait::async_trait;
@@ -129,7 +133,19 @@ pub trait AssetStore: Send + Sync + 'static {
 
     /// Whether the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// How many assets are in each state (for metrics; states with none may be absent).
+    async fn count_by_state(&self) -> Result<StateCounts, StoreError>;
+
+    /// How long a count may be reused: counting is an index-only `GROUP BY` on SQLite (fresh
+    /// every time) but a `Scan` of the whole table on DynamoDB (reused for minutes).
+    fn count_max_age(&self) -> Duration {
+        Duration::ZERO
+    }
 }
+
+/// Assets per state.
+pub type StateCounts = HashMap<AssetState, u64>;
 
 #[cfg(test)]
 mod tests {

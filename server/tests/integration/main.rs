@@ -13,6 +13,7 @@ mod errors;
 mod events;
 mod layout;
 mod lifecycle;
+mod metrics;
 mod request_limits;
 mod startup;
 mod store_contract;

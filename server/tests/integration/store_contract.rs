@@ -230,6 +230,31 @@ macro_rules! store_contract {
             }
 
             #[tokio::test]
+            async fn assets_are_counted_by_state() {
+                let (store, _guard) = $make;
+                assert!(
+                    store
+                        .count_by_state()
+                        .await
+                        .unwrap()
+                        .values()
+                        .all(|n| *n == 0)
+                );
+                let (a, b, c) = (new_asset(0), new_asset(1), new_asset(2));
+                for asset in [&a, &b, &c] {
+                    store.insert(asset).await.unwrap();
+                }
+                let mut deleted = c.clone();
+                deleted.state = AssetState::Deleted;
+                deleted.version = 2;
+                store.update(&c, &deleted).await.unwrap();
+                let counts = store.count_by_state().await.unwrap();
+                assert_eq!(counts.get(&AssetState::Created), Some(&2));
+                assert_eq!(counts.get(&AssetState::Deleted), Some(&1));
+                assert_eq!(counts.get(&AssetState::Uploaded).copied().unwrap_or(0), 0);
+            }
+
+            #[tokio::test]
             async fn racing_writers_have_exactly_one_winner() {
                 let (store, _guard) = $make;
                 let store: Arc<dyn AssetStore> = Arc::new(store);

@@ -48,7 +48,10 @@ impl Auth {
         self.inner
             .throttle
             .check(name, client, started)
-            .map_err(AuthError::Throttled)?;
+            .map_err(|wait| {
+                crate::meters::sign_in_failed("throttled");
+                AuthError::Throttled(wait)
+            })?;
         let user = self.store().get_user(name).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         // Bounded input only: a huge "password" must not become a huge Argon2 input.
@@ -56,6 +59,7 @@ impl Auth {
             && verify_password(password, hash).await?;
         let Some(user) = user.filter(|_| matches) else {
             self.inner.throttle.failed(name, client, Instant::now());
+            crate::meters::sign_in_failed("credentials");
             info!(user = %name, client = ?client, "sign-in refused");
             return Err(AuthError::Unauthenticated("wrong user name or password"));
         };
@@ -73,6 +77,7 @@ impl Auth {
                 expires_at: now + policy.absolute,
             })
             .await?;
+        crate::meters::session_created();
         info!(user = %user.name, "signed in");
         Ok(SignedIn {
             session_id,

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{TimeDelta, Utc};
 
-use super::{AssetStore, Cursor, PageRequest, StoreError};
+use super::{AssetStore, Cursor, PageRequest, StateCounts, StoreError};
 
 mod auth;
 mod items;
@@ -99,6 +99,44 @@ where
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+impl DynamoStore {
+    /// Assets per state, by a `Scan` that reads only `state` (and the TTL, to leave out what
+    /// DynamoDB has yet to expire). The metrics' only full read of the table.
+    async fn count_states(&self) -> Result<StateCounts, StoreError> {
+        let now = Utc::now().timestamp();
+        let mut counts = StateCounts::new();
+        let mut start_key = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression(format!("#state, #{EXPIRES}"))
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names(format!("#{EXPIRES}"), EXPIRES)
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items().iter().filter(|item| !is_expired(item, now)) {
+                let state = item
+                    .get("state")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|v| v.parse::<AssetState>().ok())
+                    .ok_or_else(|| {
+                        StoreError::Unavailable(anyhow::anyhow!("malformed item: state"))
+                    })?;
+                *counts.entry(state).or_default() += 1;
+            }
+            match out.last_evaluated_key() {
+                Some(key) => start_key = Some(key.clone()),
+                None => break,
+            }
+        }
+        Ok(counts)
+    }
 }
 
 #[async_trait]
@@ -237,5 +275,15 @@ impl AssetStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn count_by_state(&self) -> Result<StateCounts, StoreError> {
+        self.count_states().await
+    }
+
+    /// No index counts by state, and counters kept on every write would be one hot item: a
+    /// `Scan` (state only) it is, reused for minutes.
+    fn count_max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(600)
     }
 }

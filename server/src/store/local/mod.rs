@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::{AssetStore, Cursor, PageRequest, StateFilter, StoreError};
+use super::{AssetStore, Cursor, PageRequest, StateCounts, StateFilter, StoreError};
 
 mod auth;
 mod migrations;
@@ -303,6 +303,30 @@ impl AssetStore for LocalStore {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
                 .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn count_by_state(&self) -> Result<StateCounts, StoreError> {
+        self.read(|conn| {
+            // Walks the `assets_by_state` index only.
+            let mut stmt = conn
+                .prepare_cached("SELECT state, COUNT(*) FROM assets GROUP BY state")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(unavailable)?;
+            rows.into_iter()
+                .map(|(state, count)| {
+                    let state = state.parse().map_err(|_| {
+                        StoreError::Unavailable(anyhow::anyhow!("bad state {state:?} stored"))
+                    })?;
+                    Ok((state, count.max(0) as u64))
+                })
+                .collect()
         })
         .await
     }
