@@ -6,13 +6,15 @@
 #   BENCH_ONLY=s3cp bench/run.sh   only `aws s3 cp` of 1 GiB up and down next to `cp` (a minute
 #                                  or two after the release build)
 #   BENCH_ONLY=moto bench/run.sh   only the REST mix against moto (DynamoDB's wire protocol)
+#   BENCH_ONLY=middleware bench/run.sh   only GET /assets/{id} with request metrics, request ids
+#                                  and rate limiting on, against the same build without them
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 only="${BENCH_ONLY:-}"
 case "$only" in
-  "" | s3cp | moto) ;;
-  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto)" >&2; exit 2 ;;
+  "" | s3cp | moto | middleware) ;;
+  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware)" >&2; exit 2 ;;
 esac
 scripts/setup.sh test >&2
 if [ "$only" != s3cp ] && { ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; }; then
@@ -165,6 +167,33 @@ moto_rows() {
 echo "| measurement | result |"
 echo "|---|---|"
 
+# What the request middleware costs: GET /assets/{id} with request metrics, request ids (and
+# their log span) and rate limiting on (loopback included, limits far above the load, so every
+# request is checked and none refused), against the same binary with them off; alternated
+# over three rounds so the machine's drift shows.
+middleware_rows() {
+  local round mode flags id
+  echo "hello" >"$work/tiny"
+  for round in 1 2 3; do
+    for mode in on off; do
+      case "$mode" in
+        on) flags=(--rate-limit-loopback --rate-limit 100000000 --rate-limit-per-address 100000000) ;;
+        off) flags=(--bench-without-observability) ;;
+      esac
+      rm -rf "$work/mw-data"
+      start_server "$work/mw-data" "${flags[@]}"
+      id="$(upload_asset "$work/tiny")"
+      row "GET /assets/{id}, middleware $mode (round $round), $connections conns" "$(load "${auth[@]}" "$base/assets/$id?timeout=60")"
+      stop_server
+    done
+  done
+}
+
+if [ "$only" = middleware ]; then
+  middleware_rows
+  exit 0
+fi
+
 if [ "$only" = s3cp ]; then
   s3cp_rows
   exit 0
@@ -226,6 +255,8 @@ for size in 1 64 1024; do
   row "embedded S3 download ${size} MiB" "$(awk -v s="$size" -v t="$secs" 'BEGIN { printf "%.0f MB/s", s * 1.048576 / t }'), server peak RSS $(kib_to_mib "$(status_kib "$pid" VmHWM)")"
 done
 stop_server
+
+middleware_rows
 
 s3cp_rows
 

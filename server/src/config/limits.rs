@@ -67,6 +67,11 @@ pub struct Limits {
     #[arg(long, env = "ASSETS_SHUTDOWN_GRACE", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace: u64,
+
+    /// Benchmarks only (`bench/run.sh`): serve without request metrics, request ids and rate
+    /// limits, to measure what they cost in the same build.
+    #[arg(long, hide = true)]
+    pub bench_without_observability: bool,
 }
 
 impl Limits {

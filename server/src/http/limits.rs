@@ -26,6 +26,8 @@ pub(super) struct RequestLimits {
     timeout: Duration,
     in_flight: Semaphore,
     pub(super) rates: RateLimits,
+    /// Benchmarks only: no request metrics, request ids or rate limits.
+    pub(super) bench_bare: bool,
 }
 
 impl RequestLimits {
@@ -36,11 +38,15 @@ impl RequestLimits {
             event_body_bytes: bytes(config.max_event_body_bytes),
             timeout: config.request_timeout(),
             in_flight: Semaphore::new(bytes(config.max_concurrent_requests)),
-            rates: RateLimits::new(
-                config.rate_limit,
-                config.rate_limit_per_address,
-                config.rate_limit_loopback,
-            ),
+            rates: match config.bench_without_observability {
+                true => RateLimits::new(0, 0, false),
+                false => RateLimits::new(
+                    config.rate_limit,
+                    config.rate_limit_per_address,
+                    config.rate_limit_loopback,
+                ),
+            },
+            bench_bare: config.bench_without_observability,
         })
     }
 }

@@ -119,10 +119,19 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         });
     let dashboard = dashboard::routes(&state, options);
     let web = state.web.clone();
-    api.with_state(state.clone())
+    let observed = !state.limits.bench_bare;
+    let app = api
+        .with_state(state.clone())
         .merge(dashboard)
-        .layer(from_fn_with_state(state.clone(), limits::bounded))
-        .layer(from_fn_with_state(state, rate_limit::per_address))
+        .layer(from_fn_with_state(state.clone(), limits::bounded));
+    if !observed {
+        // For `bench/run.sh` only: what the layers below cost, measured in one build.
+        return app
+            .layer(from_fn_with_state(web, web::guard))
+            .layer(axum::middleware::from_fn(request_head_limits))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+    }
+    app.layer(from_fn_with_state(state, rate_limit::per_address))
         .layer(from_fn_with_state(web, web::guard))
         .layer(axum::middleware::from_fn(request_head_limits))
         .layer(request_id::trace_layer())
