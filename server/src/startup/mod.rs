@@ -207,6 +207,11 @@ impl Application {
         &self.auth
     }
 
+    /// What `/readyz` reads: set when the drain starts (tests set it directly).
+    pub fn draining(&self) -> Draining {
+        self.draining.clone()
+    }
+
     /// Serves until `shutdown` completes; then `/readyz` answers 503, both listeners close,
     /// requests and uploads in flight get the shutdown grace to finish, and the event consumer
     /// applies what they queued. Returns within the grace plus about 2 s.

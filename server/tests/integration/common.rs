@@ -31,6 +31,8 @@ pub struct TestApp {
     args: Vec<String>,
     /// A process server's soft limit on open descriptors, when the test sets one.
     descriptors: Option<u64>,
+    /// In-process servers: what `/readyz` reads while draining.
+    pub draining: Option<server::http::Draining>,
 }
 
 enum Running {
@@ -118,6 +120,7 @@ impl TestApp {
             .unwrap()
             .map(|a| format!("http://{a}"))
             .unwrap_or_default();
+        let draining = app.draining();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -135,6 +138,7 @@ impl TestApp {
             _temp: Some(temp),
             args: extra,
             descriptors: None,
+            draining: Some(draining),
         };
         app.wait_until_healthy().await;
         app
@@ -217,6 +221,7 @@ impl TestApp {
             _temp: None,
             args: extra,
             descriptors,
+            draining: None,
         };
         // The addresses come from the log: what the server really bound.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -612,6 +617,10 @@ fn bind_args(data_dir: &Path, listen: &str, s3_listen: &str) -> Vec<String> {
 /// The `url=` field of the first log line with `message`.
 pub fn logged_url(log: &str, message: &str) -> Option<String> {
     let line = log.lines().find(|line| line.contains(message))?;
+    // `--log-format json`: a field of the line's object.
+    if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) {
+        return fields.get("url")?.as_str().map(str::to_string);
+    }
     let url = line.split("url=").nth(1)?.split_whitespace().next()?;
     Some(url.to_string())
 }

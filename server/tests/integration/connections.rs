@@ -213,3 +213,33 @@ async fn an_upload_longer_than_the_grace_is_cut_and_leaves_nothing() {
         .await;
     assert!(head.is_err(), "{head:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_answers_503_once_the_drain_starts() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // What SIGTERM sets first, before the listeners close.
+    app.draining.as_ref().unwrap().start();
+    let reply = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(reply.status(), 503);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable");
+    // Liveness is another question: the process is alive and finishing its work.
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

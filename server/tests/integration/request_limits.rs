@@ -69,6 +69,35 @@ async fn every_request_has_an_id_in_its_reply_and_its_log_lines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_carry_the_request_id_in_their_span() {
+    let app = TestApp::spawn_process(&["--log-format", "json"]).await;
+    let chosen = format!("json-{}", uuid::Uuid::new_v4().simple());
+    let created = app
+        .api
+        .post(app.url("/assets"))
+        .header("x-request-id", &chosen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let log = app.log();
+        let found = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["message"] == "asset created");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no JSON line:\n{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(line["span"]["request_id"], chosen.as_str(), "{line}");
+    assert_eq!(line["span"]["path"], "/assets", "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_over_the_limit_are_413_and_change_nothing() {
     let app = TestApp::spawn_with(&["--max-event-body-bytes", "4096"]).await;
     let big_name = "x".repeat(70 * 1024);
