@@ -231,3 +231,25 @@ fn is_connection_error(err: &std::io::Error) -> bool {
         ConnectionRefused | ConnectionAborted | ConnectionReset
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_per_port_stay_under_the_descriptor_limit() {
+        let timeout = Duration::from_secs(10);
+        // Plenty of descriptors: the setting decides.
+        let roomy = ConnectionLimits::new(timeout, 10_000, 1_048_576, 2);
+        assert_eq!(roomy.max_connections, 10_000);
+        // 1,024 descriptors shared by two ports, some kept for files and backends.
+        let tight = ConnectionLimits::new(timeout, 10_000, 1024, 2);
+        assert_eq!(
+            tight.max_connections,
+            (1024 - RESERVED_DESCRIPTORS as usize) / 2
+        );
+        // Never below a floor that keeps the server usable.
+        let starved = ConnectionLimits::new(timeout, 10_000, 100, 2);
+        assert_eq!(starved.max_connections, 16);
+    }
+}

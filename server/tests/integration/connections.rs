@@ -243,3 +243,37 @@ async fn readyz_answers_503_once_the_drain_starts() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_port_sheds_past_its_own_cap_with_slow_down_while_uploads_go_on() {
+    let app = TestApp::spawn_with(&["--s3-max-concurrent-requests", "1"]).await;
+    let body = vec![5u8; 50_000];
+    let created = app
+        .create(Some(serde_json::json!({"size": body.len()})))
+        .await;
+    // A long upload holds the one slot...
+    let upload = slow_upload(&created, body, Duration::from_millis(1500));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // ...so another request is refused as S3 refuses when it is overloaded.
+    let refused = reqwest::get(format!("{}/assets/x", app.s3_url))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("<Code>SlowDown</Code>")
+    );
+    assert_eq!(
+        upload.await.unwrap().unwrap(),
+        200,
+        "the upload was not cut"
+    );
+    // With the slot free again, requests are served.
+    let served = reqwest::get(format!("{}/assets/x", app.s3_url))
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 403);
+}
