@@ -15,19 +15,48 @@ pub const MAX_FILENAME_BYTES: usize = 255;
 /// What a client may declare when it asks for an upload (all optional, as in the original's
 /// bare `POST`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(example = json!({"filename": "report.pdf", "content_type": "application/pdf", "size": 48213})))]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
+    /// The original filename, given back on download (`Content-Disposition`): 1..=255 bytes
+    /// of UTF-8, no control characters.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+        )
+    )]
     pub filename: Option<String>,
+    /// `type/subtype`, optionally with parameters; the upload must send it as `Content-Type`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            max_length = 255,
+            pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[\x20-\x7e]*)?$",
+            example = "image/png"
+        )
+    )]
     pub content_type: Option<String>,
+    /// Bytes; signed into the upload URL. Over the server's maximum is a 413.
     #[serde(default)]
     pub size: Option<u64>,
     /// SHA-256 of the content, hex or base64; signed into the upload URL, checked by storage.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)$")
+    )]
     pub sha256: Option<String>,
     /// MD5 of the content, hex or base64; signed into the upload URL, checked by storage.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^([0-9a-fA-F]{32}|[A-Za-z0-9+/]{21}[AQgw]==)$")
+    )]
     pub md5: Option<String>,
 }
 
@@ -65,6 +94,7 @@ impl NewAsset {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChecksumAlgorithm {
     Sha256,
@@ -82,6 +112,7 @@ impl ChecksumAlgorithm {
 
 /// A content digest, kept as the raw bytes' standard base64 (what S3's headers carry).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Checksum {
     pub algorithm: ChecksumAlgorithm,
     pub base64: String,

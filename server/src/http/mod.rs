@@ -3,7 +3,8 @@
 //! - `assets`: the REST API; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
 //!   server functions;
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
-//!   security headers, in front of everything.
+//!   security headers, in front of everything;
+//! - `openapi`: the API's OpenAPI document (`/openapi.json`) and its reference page (`/docs`).
 
 mod assets;
 mod auth;
@@ -11,6 +12,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod notifications;
+mod openapi;
 mod web;
 
 pub use error::ApiError;
@@ -23,6 +25,9 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::notifications::sns::SnsVerifier;
 use crate::service::Service;
@@ -67,11 +72,21 @@ impl AppState {
 /// The whole app: REST API, event endpoint, health checks, dashboard; behind the host check,
 /// the same-origin check and the security headers.
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
-    let api = Router::new()
+    // Every REST route is added here, with its documentation (`openapi`).
+    let (api, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(assets::routes())
         .merge(notifications::routes())
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+        .routes(routes!(healthz))
+        .routes(routes!(ready))
+        .split_for_parts();
+    openapi::add_common_responses(&mut doc);
+    let doc = std::sync::Arc::new(doc);
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move |State(app): State<AppState>| async move { openapi::document(&app, &doc) }),
+        )
+        .merge(openapi::docs_page())
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed")
         });
@@ -84,6 +99,19 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz",
+    responses((status = 200, description = "Alive.", body = String, content_type = "text/plain", example = "ok")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the metadata store and object storage answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready.", body = String, content_type = "text/plain", example = "ready"),
+        (status = 503, response = openapi::Unavailable),
+    ))]
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {
     app.service.ready().await?;
     Ok("ready")
