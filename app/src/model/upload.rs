@@ -42,7 +42,7 @@ pub struct NewAsset {
     )]
     pub content_type: Option<String>,
     /// Bytes; signed into the upload URL. Over the server's maximum is a 413.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub size: Option<u64>,
     /// SHA-256 of the content, hex or base64; signed into the upload URL, checked by storage.
     #[serde(default)]
@@ -279,6 +279,38 @@ impl<'de> Deserialize<'de> for UrlLifetime {
     }
 }
 
+/// A count (bytes) that JSON may carry as `5` or `5.0`: JSON has one number type, and some
+/// encoders write every number with a fraction; a fraction other than zero is refused.
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number of bytes")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            u64::try_from(n)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{n} is negative")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            // 2^64 as f64: every whole f64 below it fits a u64.
+            if n.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&n) {
+                Ok(Some(n as u64))
+            } else {
+                Err(E::custom(format!("{n} is not a whole number of bytes")))
+            }
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
 pub fn validate_filename(name: &str) -> Result<(), InvalidInput> {
     if name.is_empty() || name.len() > MAX_FILENAME_BYTES {
         return Err(InvalidInput::new(format!(
@@ -315,6 +347,18 @@ pub fn validate_content_type(value: &str) -> Result<(), InvalidInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_whole_numbers_written_either_way() {
+        let size = |json: &str| serde_json::from_str::<NewAsset>(json).map(|n| n.size);
+        assert_eq!(size(r#"{"size": 5}"#).unwrap(), Some(5));
+        assert_eq!(size(r#"{"size": 5.0}"#).unwrap(), Some(5));
+        assert_eq!(size(r#"{"size": null}"#).unwrap(), None);
+        assert_eq!(size("{}").unwrap(), None);
+        for bad in [r#"{"size": 5.5}"#, r#"{"size": -1}"#, r#"{"size": -1.0}"#, r#"{"size": 1e20}"#, r#"{"size": "5"}"#] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn url_lifetimes_are_bounded_whole_seconds() {

@@ -61,7 +61,10 @@ pub struct ListQuery {
     #[serde(default)]
     #[cfg_attr(
         feature = "ssr",
-        param(format = "cursor", pattern = "^[A-Za-z0-9_-]+$")
+        param(
+            pattern = r"^[0-9]{1,16}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+            example = "1764000000123456.0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1"
+        )
     )]
     pub cursor: Option<String>,
     /// Only assets in this state (case-insensitive).

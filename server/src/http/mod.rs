@@ -80,12 +80,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .routes(routes!(ready))
         .split_for_parts();
     openapi::add_common_responses(&mut doc);
-    let doc = std::sync::Arc::new(doc);
+    let doc = openapi::published(&doc, state.service.max_upload_bytes());
+    let json = [(http::header::CONTENT_TYPE, "application/json")];
     let api = api
-        .route(
-            "/openapi.json",
-            get(move |State(app): State<AppState>| async move { openapi::document(&app, &doc) }),
-        )
+        .route("/openapi.json", get(move || async move { (json, doc) }))
         .merge(openapi::docs_page())
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed")

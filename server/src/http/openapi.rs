@@ -7,13 +7,13 @@ use app::model::{
     Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset, DownloadLink,
     ErrorBody, ErrorCode, NewAsset, StatusReply,
 };
-use axum::Json;
+use bytes::Bytes;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi as OpenApiDoc, Ref, RefOr, Response,
-    Schema, Type,
+    Type,
 };
 use utoipa::{Modify, OpenApi, ToResponse};
 use utoipa_axum::router::UtoipaMethodRouter;
@@ -87,10 +87,14 @@ pub(super) fn with_alias(
             for operation in operations(&mut item) {
                 operation.operation_id = operation.operation_id.take().map(|id| id + "_alias");
                 operation.tags = Some(vec!["assets (alias)".to_string()]);
-                // Links name `/assets` operations; the alias's replies need none.
+                // Links from an alias operation lead to alias operations.
                 for response in operation.responses.responses.values_mut() {
                     if let RefOr::T(response) = response {
-                        response.links.clear();
+                        for link in response.links.values_mut() {
+                            if let RefOr::T(link) = link {
+                                link.operation_id.push_str("_alias");
+                            }
+                        }
                     }
                 }
             }
@@ -141,19 +145,23 @@ pub(super) fn add_common_responses(doc: &mut OpenApiDoc) {
     }
 }
 
-/// `GET /openapi.json`: the document, with the bounds this server was started with.
-pub(super) fn document(app: &AppState, doc: &OpenApiDoc) -> Json<OpenApiDoc> {
-    let mut doc = doc.clone();
-    // The largest upload depends on the configuration.
-    if let Some(RefOr::T(Schema::Object(new_asset))) = doc
-        .components
-        .as_mut()
-        .and_then(|c| c.schemas.get_mut("NewAsset"))
-        && let Some(RefOr::T(Schema::Object(size))) = new_asset.properties.get_mut("size")
-    {
-        size.maximum = Some(app.service.max_upload_bytes().into());
+/// What `GET /openapi.json` serves: the document, with the bounds this server was started with,
+/// as JSON text (made once).
+pub(super) fn published(doc: &OpenApiDoc, max_upload_bytes: u64) -> Bytes {
+    // Serialising plain data does not fail; an empty document would fail the tests.
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(new_asset) = doc.pointer_mut("/components/schemas/NewAsset") {
+        // The largest upload depends on the configuration.
+        if let Some(size) = new_asset.pointer_mut("/properties/size") {
+            size["maximum"] = max_upload_bytes.into();
+        }
+        // One checksum at most (utoipa has no `not`).
+        new_asset["not"] = serde_json::json!({
+            "required": ["sha256", "md5"],
+            "properties": {"sha256": {"type": "string"}, "md5": {"type": "string"}},
+        });
     }
-    Json(doc)
+    serde_json::to_vec(&doc).unwrap_or_default().into()
 }
 
 /// `GET /docs`: Swagger UI, its files bundled into the binary (no CDN), reading `/openapi.json`.

@@ -4,6 +4,7 @@
 
 pub mod sns;
 
+use app::model::whole_number;
 use serde::Deserialize;
 
 use crate::events::{Delivery, ObjectChange, ObjectEvent};
@@ -58,7 +59,8 @@ struct S3Bucket {
 struct S3Object {
     /// URL-encoded as in S3's notifications (`+` for a space).
     key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(maximum = 18_446_744_073_709_551_615_u64)]
     size: Option<u64>,
     #[serde(rename = "eTag", default)]
     e_tag: Option<String>,
@@ -141,7 +143,8 @@ struct EventBridgeDetail {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EventBridgeObject {
     key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(maximum = 18_446_744_073_709_551_615_u64)]
     size: Option<u64>,
     #[serde(default)]
     etag: Option<String>,
