@@ -325,13 +325,15 @@ pub fn validate_filename(name: &str) -> Result<(), InvalidInput> {
     Ok(())
 }
 
-/// Accepts `type/subtype` made of RFC 7230 token characters, optionally with parameters.
+/// Accepts `type/subtype` made of RFC 7230 token characters, optionally with parameters
+/// (printable ASCII: the upload sends it as a header). The API document states the same rule
+/// as a pattern.
 pub fn validate_content_type(value: &str) -> Result<(), InvalidInput> {
     let bad = || InvalidInput::new(format!("'{}' is not a valid content type", shorten(value)));
-    if value.len() > 255 {
+    if value.len() > 255 || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         return Err(bad());
     }
-    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = value.split(';').next().unwrap_or_default();
     let (kind, subtype) = essence.split_once('/').ok_or_else(bad)?;
     let is_token = |s: &str| {
         !s.is_empty()
@@ -355,7 +357,13 @@ mod tests {
         assert_eq!(size(r#"{"size": 5.0}"#).unwrap(), Some(5));
         assert_eq!(size(r#"{"size": null}"#).unwrap(), None);
         assert_eq!(size("{}").unwrap(), None);
-        for bad in [r#"{"size": 5.5}"#, r#"{"size": -1}"#, r#"{"size": -1.0}"#, r#"{"size": 1e20}"#, r#"{"size": "5"}"#] {
+        for bad in [
+            r#"{"size": 5.5}"#,
+            r#"{"size": -1}"#,
+            r#"{"size": -1.0}"#,
+            r#"{"size": 1e20}"#,
+            r#"{"size": "5"}"#,
+        ] {
             assert!(size(bad).is_err(), "{bad}");
         }
     }
@@ -398,7 +406,15 @@ mod tests {
             ..Default::default()
         };
         assert!(too_big.validate(100).unwrap_err().too_large);
-        for bad_type in ["pdf", "text/", "/html", "text/ht ml", "text/html\r\nX: y"] {
+        for bad_type in [
+            "pdf",
+            "text/",
+            "/html",
+            "text/ht ml",
+            "text/html\r\nX: y",
+            " text/html",
+            "text/plain; charset=\u{e9}",
+        ] {
             let asset = NewAsset {
                 content_type: Some(bad_type.into()),
                 ..Default::default()

@@ -12,6 +12,7 @@ mod errors;
 mod events;
 mod layout;
 mod lifecycle;
+mod openapi;
 mod startup;
 mod store_contract;
 mod upload_urls;
