@@ -5,7 +5,8 @@
 # document, valid data accepted, invalid data rejected, auth not ignored, ...), the stateful
 # phase following the document's links (create -> get -> put -> delete). Fails on any failure.
 # Starts the server on free loopback ports with a temporary data directory and stops it on exit.
-# Extra arguments go to `schemathesis run`, e.g. scripts/contract_test.sh --max-examples 200
+# Extra arguments go to `schemathesis run`, e.g. scripts/contract_test.sh --include-path /assets
+# (CONTRACT_MAX_EXAMPLES and CONTRACT_SEED change the example count and the seed).
 # Installs nothing: `scripts/setup.sh test` does. Build first: `cargo build -p server` (with the
 # RUSTFLAGS and LEPTOS_OUTPUT_NAME scripts/test.sh uses) or `cargo leptos build`.
 set -euo pipefail
@@ -64,14 +65,15 @@ export ASSETS_API_KEY
 echo "server $api, $("$venv/bin/schemathesis" --version)"
 start=$(date +%s)
 status=0
-# A fixed seed and a bounded number of examples keep the run reproducible and within a few
-# minutes on two cores. One worker: with several, Hypothesis's source inspection trips over
-# CPython 3.11's thread-unsafe AST constructor ("AST constructor recursion depth mismatch").
+# A fixed seed and a bounded number of examples keep the run reproducible and short (200
+# examples per operation: about 2 minutes on two cores). One worker: with several, Hypothesis's
+# source inspection trips over CPython 3.11's thread-unsafe AST constructor ("AST constructor
+# recursion depth mismatch").
 (cd "$work" && PYTHONDONTWRITEBYTECODE=1 "$venv/bin/schemathesis" --config-file "$root/tests/contract/schemathesis.toml" \
   run "$api/openapi.json" \
   --checks all \
   --phases examples,coverage,fuzzing,stateful \
-  --max-examples "${CONTRACT_MAX_EXAMPLES:-60}" \
+  --max-examples "${CONTRACT_MAX_EXAMPLES:-200}" \
   --seed "${CONTRACT_SEED:-20261127}" \
   --workers 1 \
   --request-timeout 10 \
