@@ -2,8 +2,9 @@
 # Installs what this project needs on a fresh machine (Rust, Node, Python and gcc present).
 # Idempotent: anything already installed at the pinned version is skipped.
 #   scripts/setup.sh        what `scripts/run.sh` needs (wasm target, cargo-leptos, wasm-bindgen)
-#   scripts/setup.sh test   also Chromium, the end-to-end test packages, moto, and the real S3
+#   scripts/setup.sh test   also Chromium, the end-to-end test packages, moto, the real S3
 #                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone)
+#                           and Schemathesis (its own venv)
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -65,6 +66,18 @@ if [ "$mode" = test ]; then
     "$clients_venv/bin/pip" install --quiet --disable-pip-version-check -r "$clients_reqs"
     "$clients_venv/bin/pip" check >/dev/null
     cp "$clients_reqs" "$clients_venv/.installed-requirements"
+  fi
+  # Schemathesis for scripts/contract_test.sh, pinned in tests/contract/requirements.txt (it
+  # needs Python >= 3.11); reinstalled when that file changes.
+  contract_venv="${ASSETS_CONTRACT_VENV:-$HOME/.cache/assets-service/contract-venv}"
+  contract_reqs="$root/tests/contract/requirements.txt"
+  if ! cmp -s "$contract_reqs" "$contract_venv/.installed-requirements" || ! "$contract_venv/bin/schemathesis" --version >/dev/null 2>&1; then
+    say "installing Schemathesis in $contract_venv"
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Schemathesis needs Python >= 3.11" >&2; exit 1; }
+    python3 -m venv "$contract_venv"
+    "$contract_venv/bin/pip" install --quiet --disable-pip-version-check -r "$contract_reqs"
+    "$contract_venv/bin/pip" check >/dev/null
+    cp "$contract_reqs" "$contract_venv/.installed-requirements"
   fi
   if ! command -v rclone >/dev/null; then
     say "installing Debian's rclone"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, clippy, the Rust unit and integration tests, real S3 clients
-# (aws-cli, boto3, rclone) against the embedded S3 endpoint, and the Playwright tests in headless
-# Chromium against the real server. Installs what is missing first.
+# (aws-cli, boto3, rclone) against the embedded S3 endpoint, Schemathesis against the REST API's
+# OpenAPI document, and the Playwright tests in headless Chromium against the real server.
+# Installs what is missing first.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -54,6 +55,9 @@ cargo test --workspace
 
 step "real S3 clients (aws-cli, boto3, rclone) against the embedded S3 endpoint"
 scripts/s3_clients_test.sh
+
+step "contract fuzzing (Schemathesis) against /openapi.json"
+scripts/contract_test.sh
 
 step "Playwright (Chromium) against the built server"
 app_port="$(free_port)"

@@ -12,6 +12,7 @@ use super::{InvalidInput, shorten};
 
 /// An asset's id: a UUID, validated wherever it enters the system (paths, JSON, stores).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid, example = "0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1"))]
 #[serde(transparent)]
 pub struct AssetId(Uuid);
 
@@ -54,6 +55,7 @@ impl FromStr for AssetId {
 
 /// Where an asset is in its lifecycle. Read case-insensitively (`?state=uploaded`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AssetState {
     /// A record and an upload URL exist; no bytes seen yet.
@@ -161,6 +163,7 @@ pub enum Refused {
 
 /// One asset record. Field names follow the original example (`asset_id`, `createdAt`, ...).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Asset {
     pub asset_id: AssetId,
     pub state: AssetState,

@@ -17,7 +17,7 @@ pub use auth::{
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
 pub use upload::{
     Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,
-    validate_filename,
+    validate_filename, whole_number,
 };
 pub use wire::{
     AssetPage, CreatedAsset, DEFAULT_PAGE_SIZE, DownloadLink, DownloadParams, ErrorBody, ErrorCode,

@@ -15,19 +15,48 @@ pub const MAX_FILENAME_BYTES: usize = 255;
 /// What a client may declare when it asks for an upload (all optional, as in the original's
 /// bare `POST`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(example = json!({"filename": "report.pdf", "content_type": "application/pdf", "size": 48213})))]
 #[serde(deny_unknown_fields)]
 pub struct NewAsset {
+    /// The original filename, given back on download (`Content-Disposition`): 1..=255 bytes
+    /// of UTF-8, no control characters.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+        )
+    )]
     pub filename: Option<String>,
+    /// `type/subtype`, optionally with parameters; the upload must send it as `Content-Type`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            max_length = 255,
+            pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[\x20-\x7e]*)?$",
+            example = "image/png"
+        )
+    )]
     pub content_type: Option<String>,
-    #[serde(default)]
+    /// Bytes; signed into the upload URL. Over the server's maximum is a 413.
+    #[serde(default, deserialize_with = "whole_number")]
     pub size: Option<u64>,
     /// SHA-256 of the content, hex or base64; signed into the upload URL, checked by storage.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)$")
+    )]
     pub sha256: Option<String>,
     /// MD5 of the content, hex or base64; signed into the upload URL, checked by storage.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = "^([0-9a-fA-F]{32}|[A-Za-z0-9+/]{21}[AQgw]==)$")
+    )]
     pub md5: Option<String>,
 }
 
@@ -65,6 +94,7 @@ impl NewAsset {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ChecksumAlgorithm {
     Sha256,
@@ -82,6 +112,7 @@ impl ChecksumAlgorithm {
 
 /// A content digest, kept as the raw bytes' standard base64 (what S3's headers carry).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Checksum {
     pub algorithm: ChecksumAlgorithm,
     pub base64: String,
@@ -248,6 +279,38 @@ impl<'de> Deserialize<'de> for UrlLifetime {
     }
 }
 
+/// A count (bytes) that JSON may carry as `5` or `5.0`: JSON has one number type, and some
+/// encoders write every number with a fraction; a fraction other than zero is refused.
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number of bytes")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n))
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            u64::try_from(n)
+                .map(Some)
+                .map_err(|_| E::custom(format!("{n} is negative")))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            // 2^64 as f64: every whole f64 below it fits a u64.
+            if n.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&n) {
+                Ok(Some(n as u64))
+            } else {
+                Err(E::custom(format!("{n} is not a whole number of bytes")))
+            }
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
 pub fn validate_filename(name: &str) -> Result<(), InvalidInput> {
     if name.is_empty() || name.len() > MAX_FILENAME_BYTES {
         return Err(InvalidInput::new(format!(
@@ -262,13 +325,15 @@ pub fn validate_filename(name: &str) -> Result<(), InvalidInput> {
     Ok(())
 }
 
-/// Accepts `type/subtype` made of RFC 7230 token characters, optionally with parameters.
+/// Accepts `type/subtype` made of RFC 7230 token characters, optionally with parameters
+/// (printable ASCII: the upload sends it as a header). The API document states the same rule
+/// as a pattern.
 pub fn validate_content_type(value: &str) -> Result<(), InvalidInput> {
     let bad = || InvalidInput::new(format!("'{}' is not a valid content type", shorten(value)));
-    if value.len() > 255 {
+    if value.len() > 255 || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         return Err(bad());
     }
-    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = value.split(';').next().unwrap_or_default();
     let (kind, subtype) = essence.split_once('/').ok_or_else(bad)?;
     let is_token = |s: &str| {
         !s.is_empty()
@@ -284,6 +349,24 @@ pub fn validate_content_type(value: &str) -> Result<(), InvalidInput> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_whole_numbers_written_either_way() {
+        let size = |json: &str| serde_json::from_str::<NewAsset>(json).map(|n| n.size);
+        assert_eq!(size(r#"{"size": 5}"#).unwrap(), Some(5));
+        assert_eq!(size(r#"{"size": 5.0}"#).unwrap(), Some(5));
+        assert_eq!(size(r#"{"size": null}"#).unwrap(), None);
+        assert_eq!(size("{}").unwrap(), None);
+        for bad in [
+            r#"{"size": 5.5}"#,
+            r#"{"size": -1}"#,
+            r#"{"size": -1.0}"#,
+            r#"{"size": 1e20}"#,
+            r#"{"size": "5"}"#,
+        ] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn url_lifetimes_are_bounded_whole_seconds() {
@@ -323,7 +406,15 @@ mod tests {
             ..Default::default()
         };
         assert!(too_big.validate(100).unwrap_err().too_large);
-        for bad_type in ["pdf", "text/", "/html", "text/ht ml", "text/html\r\nX: y"] {
+        for bad_type in [
+            "pdf",
+            "text/",
+            "/html",
+            "text/ht ml",
+            "text/html\r\nX: y",
+            " text/html",
+            "text/plain; charset=\u{e9}",
+        ] {
             let asset = NewAsset {
                 content_type: Some(bad_type.into()),
                 ..Default::default()

@@ -10,6 +10,7 @@ use super::{Asset, AssetId, AssetState, UrlLifetime};
 
 /// `201` reply to `POST /assets`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedAsset {
     pub id: AssetId,
     pub upload_url: String,
@@ -24,6 +25,7 @@ pub struct CreatedAsset {
 
 /// `200` reply to `GET /assets/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DownloadLink {
     pub download_url: String,
     pub expires_at: DateTime<Utc>,
@@ -31,12 +33,14 @@ pub struct DownloadLink {
 
 /// `202` reply to `PUT /assets/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusReply {
     pub status: AssetState,
 }
 
 /// One page of `GET /assets`, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AssetPage {
     pub items: Vec<Asset>,
     /// Opaque; pass back as `?cursor=` for the next page. Absent on the last page.
@@ -46,12 +50,24 @@ pub struct AssetPage {
 
 /// What to list: `GET /assets?limit=&cursor=&state=&include_deleted=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Items per page (default 50).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 1000, example = 50))]
     pub limit: Option<u32>,
+    /// The previous page's `next_cursor`, as given.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            pattern = r"^[0-9]{1,16}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+            example = "1764000000123456.0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1"
+        )
+    )]
     pub cursor: Option<String>,
+    /// Only assets in this state (case-insensitive).
     #[serde(default)]
     pub state: Option<AssetState>,
     /// Include soft-deleted assets when no state is given.
@@ -59,6 +75,10 @@ pub struct ListQuery {
     pub include_deleted: bool,
     /// Only this user's assets (admins; a user may name only themself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "ssr",
+        param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "admin")
+    )]
     pub owner: Option<String>,
 }
 
@@ -67,15 +87,19 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// `GET /assets/{id}?timeout=SECONDS` (the original's name for the download URL's lifetime).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct DownloadParams {
+    /// The download URL's lifetime in seconds (default 60).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(value_type = Option<u64>, minimum = 1, maximum = 604800, example = 3600))]
     pub timeout: Option<UrlLifetime>,
 }
 
 /// Machine-readable error codes, the `code` of every JSON error. Each names what went wrong;
 /// the HTTP layer alone picks the status that goes with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidInput,
@@ -94,6 +118,7 @@ pub enum ErrorCode {
 /// The JSON body of every error reply, REST and server functions alike:
 /// `{"error_message": "...", "code": "..."}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema), schema(example = json!({"error_message": "asset 0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1 not found", "code": "not_found"})))]
 #[error("{error_message}")]
 pub struct ErrorBody {
     pub error_message: String,

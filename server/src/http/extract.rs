@@ -32,8 +32,8 @@ impl<S: Send + Sync> FromRequest<S> for ApiBody {
     }
 }
 
-/// A JSON object body; an empty body reads as `T::default()`, as the original example's bare
-/// `POST` has none. Like the original, any content type is read as JSON.
+/// A JSON object body; an empty body (or `null`) reads as `T::default()`, as the original
+/// example's bare `POST` has none. Like the original, any content type is read as JSON.
 pub(super) struct JsonBody<T>(pub(super) T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -53,6 +53,9 @@ where
         };
         // An object, nothing else: serde would read `[]` as a struct with every field absent.
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(bad)?;
+        if value.is_null() {
+            return Ok(Self(T::default()));
+        }
         if !value.is_object() {
             return Err(ApiError::invalid("request body must be a JSON object"));
         }

@@ -59,13 +59,16 @@ const EVENTS_PATH: &str = "/events/s3";
 /// reads an unbounded body.
 pub(super) async fn bounded(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let limits = &app.limits;
-    let Ok(_permit) = limits.in_flight.try_acquire() else {
+    // Probes are not shed: a busy server is alive, and says itself whether it is ready.
+    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+    let permit = limits.in_flight.try_acquire();
+    if permit.is_err() && !probe {
         return ApiError::new(
             ErrorCode::Unavailable,
             "the server is handling as many requests as it may; retry shortly",
         )
         .into_response();
-    };
+    }
     let limit = match request.uri().path() {
         EVENTS_PATH => limits.event_body_bytes,
         _ => limits.body_bytes,

@@ -8,27 +8,42 @@ use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
 
 use app::model::{AssetState, ErrorCode};
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::bearer_token;
 use super::error::ApiError;
 use super::notifications::constant_time_eq;
+use super::openapi::{Forbidden, RateLimited, Unauthorized, Unavailable};
 use crate::service::ServiceError;
 
 /// Requests no route matched (static files, unknown paths) share one label value, so a
 /// scanner cannot create a series per path it tries.
 const UNMATCHED: &str = "unmatched";
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(render))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(render))
 }
 
+/// Metrics in the Prometheus text format (version 0.0.4): requests, assets by state, URLs
+/// issued, events, reconciler, backend calls, sign-ins, build.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    security(("api_key" = []), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The metrics (an admin's key or session, or the scrape token).",
+            body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = RateLimited),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn render(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&app, &headers).await?;
     let Some(recorder) = crate::meters::recorder() else {

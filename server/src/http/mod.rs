@@ -5,7 +5,8 @@
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
 //!   security headers, in front of everything;
 //! - `request_id`: every request's id and log span; `limits` and `rate_limit`: body size,
-//!   concurrency, time and rate bounds.
+//!   concurrency, time and rate bounds; `metrics`: `/metrics` and the request counters;
+//! - `openapi`: the API's OpenAPI document (`/openapi.json`) and its reference page (`/docs`).
 
 mod assets;
 mod auth;
@@ -15,6 +16,7 @@ mod extract;
 mod limits;
 mod metrics;
 mod notifications;
+mod openapi;
 mod rate_limit;
 mod request_id;
 mod web;
@@ -32,6 +34,9 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Limits;
 use crate::notifications::sns::SnsVerifier;
@@ -108,12 +113,20 @@ impl AppState {
 /// with the security headers, the per-address rate limit, and the body, concurrency and time
 /// bounds.
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
-    let api = Router::new()
+    // Every REST route is added here, with its documentation (`openapi`).
+    let (api, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(assets::routes())
         .merge(notifications::routes())
         .merge(metrics::routes())
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
+        .routes(routes!(healthz))
+        .routes(routes!(ready))
+        .split_for_parts();
+    openapi::add_common_responses(&mut doc);
+    let doc = openapi::published(&doc, state.service.max_upload_bytes());
+    let json = [(http::header::CONTENT_TYPE, "application/json")];
+    let api = api
+        .route("/openapi.json", get(move || async move { (json, doc) }))
+        .merge(openapi::docs_page())
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed")
         });
@@ -139,6 +152,19 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(axum::middleware::from_fn(metrics::track))
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz",
+    responses((status = 200, description = "Alive.", body = String, content_type = "text/plain", example = "ok")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the metadata store and object storage answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready.", body = String, content_type = "text/plain", example = "ready"),
+        (status = 503, response = openapi::Unavailable),
+    ))]
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {
     if app.draining.started() {
         return Err(ApiError::new(

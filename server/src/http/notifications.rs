@@ -3,24 +3,49 @@
 //! Nothing changes before that check. The body is read raw: SNS posts JSON as `text/plain`.
 
 use app::model::ErrorCode;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use axum::routing::post;
-use axum::{Json, Router};
 use tracing::warn;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::ApiBody;
+use super::openapi::{BadRequest, Forbidden, TooLarge, Unauthorized, Unavailable};
 use crate::events::{Delivery, EventSource};
 use crate::notifications::sns::{SnsDelivery, SnsError};
-use crate::notifications::{Envelope, parse_delivery, parse_envelope};
+use crate::notifications::{Envelope, EventDelivery, parse_delivery, parse_envelope};
 use crate::service::{EventSummary, ServiceError};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/events/s3", post(s3_events))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(s3_events))
 }
 
+/// Deliver S3 event notifications: a raw S3 notification (also MinIO's webhook), an EventBridge
+/// event, S3's test event, or an SNS message wrapping one.
+///
+/// Answers `200` only once every event is applied; a `5xx` means retry. SNS messages carry
+/// `x-amz-sns-message-type` and are checked by signature (their topic must be allowed); every
+/// other sender presents the events token. SNS posts JSON as `text/plain`: the body is read as
+/// JSON whatever its content type.
+#[utoipa::path(
+    post, path = "/events/s3", tag = "events", operation_id = "deliver_s3_events",
+    security(("events_token" = []), ()),
+    request_body(content(
+        (EventDelivery = "application/json"),
+        (EventDelivery = "text/plain"),
+    )),
+    responses(
+        (status = 200, description = "Applied (or skipped: duplicates, stale, not ours).", body = EventSummary),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn s3_events(
     State(app): State<AppState>,
     headers: HeaderMap,

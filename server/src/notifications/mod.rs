@@ -4,13 +4,40 @@
 
 pub mod sns;
 
+use app::model::whole_number;
 use serde::Deserialize;
 
 use crate::events::{Delivery, EventSource, ObjectChange, ObjectEvent};
 use sns::SnsMessage;
 
+/// What `POST /events/s3` accepts, for its OpenAPI schema (`parse_envelope` reads bodies).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "only its schema is used")]
+pub(crate) enum EventDelivery {
+    S3(S3Notification),
+    EventBridge(EventBridgeEvent),
+    Test(TestEvent),
+    Sns(Box<SnsMessage>),
+}
+
+/// S3's `s3:TestEvent`, sent when notifications are configured.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[expect(dead_code, reason = "only its schema is used")]
+pub(crate) struct TestEvent {
+    #[serde(rename = "Event")]
+    #[schema(inline)]
+    event: TestEventName,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+enum TestEventName {
+    #[serde(rename = "s3:TestEvent")]
+    TestEvent,
+}
+
 /// One S3 event notification record, as S3 sends it (the fields we read).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct S3EventRecord {
     event_name: String,
@@ -20,22 +47,23 @@ struct S3EventRecord {
     s3: S3Entity,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 struct S3Entity {
     bucket: S3Bucket,
     object: S3Object,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 struct S3Bucket {
     name: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 struct S3Object {
     /// URL-encoded as in S3's notifications (`+` for a space).
     key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(maximum = 18_446_744_073_709_551_615_u64)]
     size: Option<u64>,
     #[serde(rename = "eTag", default)]
     e_tag: Option<String>,
@@ -43,8 +71,9 @@ struct S3Object {
     sequencer: Option<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-struct S3Notification {
+/// A raw S3 event notification (MinIO's webhook sends the same).
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct S3Notification {
     #[serde(rename = "Records")]
     records: Vec<S3EventRecord>,
 }
@@ -101,24 +130,25 @@ fn events_from_value(value: serde_json::Value) -> Result<Delivery, BadDelivery> 
 }
 
 /// An S3 event as EventBridge delivers it (an API destination posting to us).
-#[derive(Debug, Deserialize)]
-struct EventBridgeEvent {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct EventBridgeEvent {
     #[serde(rename = "detail-type")]
     detail_type: String,
     source: String,
     detail: EventBridgeDetail,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EventBridgeDetail {
     bucket: S3Bucket,
     object: EventBridgeObject,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct EventBridgeObject {
     key: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(maximum = 18_446_744_073_709_551_615_u64)]
     size: Option<u64>,
     #[serde(default)]
     etag: Option<String>,

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use x509_cert::der::{DecodePem as _, Encode as _};
 
 /// An SNS HTTP(S) message (`x-amz-sns-message-type` is one of its `Type`s).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SnsMessage {
     #[serde(rename = "Type")]

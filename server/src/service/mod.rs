@@ -104,6 +104,11 @@ impl Service {
         }
     }
 
+    /// The largest upload a client may declare (bytes).
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.inner.policy.max_upload_bytes
+    }
+
     fn store(&self) -> &dyn AssetStore {
         self.inner.store.as_ref()
     }

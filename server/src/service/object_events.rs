@@ -17,7 +17,7 @@ use crate::store::StoreError;
 const EVENT_ATTEMPTS: u32 = 5;
 
 /// What a delivery of events did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct EventSummary {
     pub applied: usize,
     pub skipped: usize,

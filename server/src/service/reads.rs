@@ -2,7 +2,7 @@
 
 use app::model::{
     Action, AssetId, AssetPage, DEFAULT_PAGE_SIZE, DownloadLink, InvalidInput, ListQuery,
-    MAX_PAGE_SIZE, Principal, UrlLifetime,
+    MAX_PAGE_SIZE, Principal, UrlLifetime, validate_user_name,
 };
 
 use super::{Service, ServiceError, conflict};
@@ -12,6 +12,10 @@ use crate::store::{Cursor, PageRequest, StateFilter};
 impl Service {
     /// A page of the assets `who` may see: their own; an admin's, everyone's or `?owner=`'s.
     pub async fn list(&self, who: &Principal, query: ListQuery) -> Result<AssetPage, ServiceError> {
+        if let Some(owner) = &query.owner {
+            // Not a user name, not a user: say so rather than list nothing.
+            validate_user_name(owner)?;
+        }
         let owner = match (&query.owner, who.admin) {
             (None, true) => None,
             (Some(owner), true) => Some(owner.clone()),

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use app::model::{Asset, AssetId, AssetState};
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,21 +87,17 @@ impl Cursor {
         }
     }
 
-    /// Opaque to clients: base64url of "<micros>.<id>".
+    /// Opaque to clients, but of a shape the API document states exactly (`CURSOR_PATTERN`):
+    /// "<micros>.<id>", at most 16 digits of microseconds since the epoch.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "{}.{}",
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        format!("{}.{}", self.created_at.timestamp_micros(), self.id)
     }
 
     pub fn decode(raw: &str) -> Result<Self, StoreError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(raw)
-            .map_err(|_| StoreError::BadCursor)?;
-        let text = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
-        let (micros, id) = text.split_once('.').ok_or(StoreError::BadCursor)?;
+        let (micros, id) = raw.split_once('.').ok_or(StoreError::BadCursor)?;
+        if micros.is_empty() || micros.len() > 16 || !micros.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(StoreError::BadCursor);
+        }
         let micros: i64 = micros.parse().map_err(|_| StoreError::BadCursor)?;
         let created_at = DateTime::from_timestamp_micros(micros).ok_or(StoreError::BadCursor)?;
         let id = id.parse().map_err(|_| StoreError::BadCursor)?;
@@ -162,7 +156,10 @@ mod tests {
             "",
             "!!!",
             "bm90LWEtY3Vyc29y",
-            &URL_SAFE_NO_PAD.encode("12.not-an-id"),
+            "12.not-an-id",
+            "-12.1a5ea69a-d30c-11e7-90d0-129b5a655d2d",
+            "+12.1a5ea69a-d30c-11e7-90d0-129b5a655d2d",
+            "12345678901234567.1a5ea69a-d30c-11e7-90d0-129b5a655d2d",
         ] {
             assert!(
                 matches!(Cursor::decode(bad), Err(StoreError::BadCursor)),

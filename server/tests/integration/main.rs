@@ -14,6 +14,7 @@ mod events;
 mod layout;
 mod lifecycle;
 mod metrics;
+mod openapi;
 mod request_limits;
 mod startup;
 mod store_contract;
