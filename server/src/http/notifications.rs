@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::ApiBody;
 use crate::events::Delivery;
 use crate::notifications::sns::{SnsDelivery, SnsError};
-use crate::notifications::{Envelope, parse_delivery, parse_envelope};
+use crate::notifications::{BadDelivery, Envelope, parse_delivery, parse_envelope};
 use crate::service::{EventSummary, ServiceError};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -30,10 +30,10 @@ async fn s3_events(
     if !from_sns {
         check_token(app.events_token.as_deref(), &headers)?;
     }
-    let delivery = match parse_envelope(&body).map_err(|e| ApiError::invalid(e.to_string()))? {
+    let delivery = match parse_envelope(&body).map_err(bad_delivery)? {
         Envelope::Sns(message) => match app.sns.accept(&message).await {
             Ok(SnsDelivery::Notification(inner)) => {
-                parse_delivery(inner.as_bytes()).map_err(|e| ApiError::invalid(e.to_string()))?
+                parse_delivery(inner.as_bytes()).map_err(bad_delivery)?
             }
             Ok(SnsDelivery::Subscribed | SnsDelivery::Ignored) => Delivery::default(),
             Err(SnsError::Rejected(why)) => {
@@ -50,6 +50,13 @@ async fn s3_events(
         Envelope::Events(delivery) => delivery,
     };
     Ok(Json(app.service.apply_events(&delivery).await?))
+}
+
+fn bad_delivery(err: BadDelivery) -> ApiError {
+    match err {
+        BadDelivery::Invalid(_) => ApiError::invalid(err.to_string()),
+        BadDelivery::TooManyRecords(_) => ApiError::new(ErrorCode::TooLarge, err.to_string()),
+    }
 }
 
 fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -85,6 +85,8 @@ struct Inner {
     /// Embedded-endpoint events given up on after every retry failed (the reconciler repairs
     /// their assets later).
     events_given_up: AtomicU64,
+    /// Event records refused as malformed (a bad sequencer) since start-up.
+    events_rejected: AtomicU64,
 }
 
 impl Service {
@@ -95,6 +97,7 @@ impl Service {
                 objects,
                 policy,
                 events_given_up: AtomicU64::new(0),
+                events_rejected: AtomicU64::new(0),
             }),
         }
     }
@@ -229,6 +232,13 @@ impl Service {
     pub fn events_given_up(&self) -> u64 {
         self.inner
             .events_given_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Event records refused as malformed since start-up.
+    pub fn events_rejected(&self) -> u64 {
+        self.inner
+            .events_rejected
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -9,7 +9,9 @@ use app::model::{Action, AssetId};
 use tracing::{debug, error, info, warn};
 
 use super::{Service, ServiceError, Transition, conflict, record_object, retry_lost_races};
-use crate::events::{Delivery, EventReceiver, ObjectChange, ObjectEvent, is_newer};
+use crate::events::{
+    Delivery, EventReceiver, ObjectChange, ObjectEvent, RejectedRecord, check_sequencer, is_newer,
+};
 use crate::objects::id_from_key;
 use crate::store::StoreError;
 
@@ -17,10 +19,12 @@ use crate::store::StoreError;
 const EVENT_ATTEMPTS: u32 = 5;
 
 /// What a delivery of events did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EventSummary {
     pub applied: usize,
     pub skipped: usize,
+    /// Records refused as malformed (never applied), with why.
+    pub rejected: Vec<RejectedRecord>,
 }
 
 /// What an event did.
@@ -62,9 +66,11 @@ impl Service {
     /// Applies every event of a delivery in order. An error means "retry the delivery":
     /// events already applied are skipped as duplicates the next time.
     pub async fn apply_events(&self, delivery: &Delivery) -> Result<EventSummary, ServiceError> {
+        self.count_rejected(&delivery.rejected);
         let mut summary = EventSummary {
             applied: 0,
             skipped: delivery.ignored,
+            rejected: delivery.rejected.clone(),
         };
         for event in &delivery.events {
             match self.apply_object_event(event).await? {
@@ -75,11 +81,25 @@ impl Service {
         Ok(summary)
     }
 
+    /// Logs and counts records refused as malformed (a metric later).
+    fn count_rejected(&self, rejected: &[RejectedRecord]) {
+        for record in rejected {
+            warn!(key = %record.key, reason = %record.reason, "event record refused");
+        }
+        self.inner
+            .events_rejected
+            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
+    }
+
     /// Applies one object event from storage.
     pub async fn apply_object_event(
         &self,
         event: &ObjectEvent,
     ) -> Result<EventOutcome, ServiceError> {
+        if let Some(Err(why)) = event.sequencer.as_deref().map(check_sequencer) {
+            self.count_rejected(&[RejectedRecord::new(&event.key, why)]);
+            return Ok(EventOutcome::Skipped);
+        }
         if event.bucket != self.inner.objects.bucket() {
             debug!(bucket = %event.bucket, key = %event.key, "event for another bucket ignored");
             return Ok(EventOutcome::Skipped);

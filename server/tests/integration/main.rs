@@ -9,6 +9,7 @@ mod aws_mode;
 mod common;
 mod embedded_crash;
 mod errors;
+mod event_limits;
 mod events;
 mod layout;
 mod lifecycle;
