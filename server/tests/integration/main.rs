@@ -13,6 +13,7 @@ mod event_limits;
 mod events;
 mod layout;
 mod lifecycle;
+mod s3_keys;
 mod startup;
 mod store_contract;
 mod upload_urls;
