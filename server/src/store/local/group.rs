@@ -83,6 +83,10 @@ fn run_queue(inner: &Inner) {
         if jobs.is_empty() {
             return;
         }
+        if !conn.is_autocommit() {
+            // A group cut short (a panic mid-way) left its transaction open: it never committed.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
         if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
             // Nothing ran: dropping the jobs tells each caller its write did not happen.
             tracing::warn!(error = %err, writes = jobs.len(), "could not start a write transaction");
