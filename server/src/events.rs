@@ -43,12 +43,14 @@ pub struct ObjectEvent {
     pub sequencer: Option<String>,
 }
 
-/// A delivery's events, plus how many records were skipped as not about content.
+/// A delivery's events, plus how many records were skipped as not about content and which
+/// were refused as malformed.
 #[derive(Debug, Default)]
 pub struct Delivery {
     pub events: Vec<ObjectEvent>,
     pub ignored: usize,
     pub source: EventSource,
+    pub rejected: Vec<RejectedRecord>,
 }
 
 /// Who reported events (a metrics label).
@@ -76,6 +78,27 @@ impl EventSource {
     }
 }
 
+/// A record refused when read (a malformed sequencer): reported, never applied or stored.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RejectedRecord {
+    /// The record's decoded key, cut to its first 256 characters.
+    pub key: String,
+    pub reason: String,
+}
+
+impl RejectedRecord {
+    pub fn new(key: &str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            key: key.chars().take(256).collect(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Most records one delivery may carry (S3 sends one per notification; SNS and webhooks a
+/// few). A larger delivery is refused whole (413) rather than half applied.
+pub const MAX_RECORDS_PER_DELIVERY: usize = 10_000;
+
 /// Where the embedded endpoint sends its events. Bounded: when the consumer falls behind,
 /// senders wait (back-pressure) instead of events being dropped.
 pub type EventSender = mpsc::Sender<ObjectEvent>;
@@ -88,19 +111,55 @@ pub fn event_channel() -> (EventSender, EventReceiver) {
     mpsc::channel(EVENT_QUEUE)
 }
 
+/// Longest sequencer accepted. S3's are 16-ish hex characters; anything much longer is not
+/// from S3 and would cost every later comparison of its key.
+pub const MAX_SEQUENCER_LEN: usize = 64;
+
+/// Why a sequencer is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadSequencer {
+    #[error("the sequencer is empty")]
+    Empty,
+    #[error("the sequencer is {0} characters long; at most {MAX_SEQUENCER_LEN} are accepted")]
+    TooLong(usize),
+    #[error("the sequencer is not a hexadecimal string")]
+    NotHex,
+}
+
+/// Checks that `sequencer` looks like S3's: a short hex string.
+pub fn check_sequencer(sequencer: &str) -> Result<(), BadSequencer> {
+    if sequencer.is_empty() {
+        Err(BadSequencer::Empty)
+    } else if sequencer.len() > MAX_SEQUENCER_LEN {
+        Err(BadSequencer::TooLong(sequencer.len()))
+    } else if !sequencer.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Err(BadSequencer::NotHex)
+    } else {
+        Ok(())
+    }
+}
+
 /// Orders two sequencers of the same key. S3's rule: sequencers may differ in length; pad the
-/// shorter with zeros on the right, then compare as (hex) strings.
+/// shorter with zeros on the right, then compare as (hex) strings. Byte by byte, without
+/// allocating, so no input can make it panic or grow memory.
 pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
-    let width = a.len().max(b.len());
-    let pad = |s: &str| format!("{:0<width$}", s.to_ascii_uppercase());
-    pad(a).cmp(&pad(b))
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let digit = |s: &[u8], i: usize| s.get(i).map_or(b'0', u8::to_ascii_uppercase);
+    (0..a.len().max(b.len()))
+        .map(|i| digit(a, i).cmp(&digit(b, i)))
+        .find(|order| order.is_ne())
+        .unwrap_or(Ordering::Equal)
 }
 
 /// Whether an event with sequencer `event` is newer than the last one applied. An event with
-/// no sequencer is always applied (the state rules keep it idempotent).
+/// no sequencer is always applied (the state rules keep it idempotent), and so is any event
+/// after a malformed stored sequencer (one stored before sequencers were checked must not
+/// block its key for good).
 pub fn is_newer(event: Option<&str>, last_applied: Option<&str>) -> bool {
     match (event, last_applied) {
-        (Some(event), Some(last)) => compare_sequencers(event, last) == Ordering::Greater,
+        (Some(event), Some(last)) if check_sequencer(last).is_ok() => {
+            compare_sequencers(event, last) == Ordering::Greater
+        }
         _ => true,
     }
 }
@@ -168,6 +227,33 @@ mod tests {
         assert!(!is_newer(Some("0A"), Some("0B")));
         assert!(is_newer(Some("0A"), None));
         assert!(is_newer(None, Some("0A")));
+        // A malformed sequencer stored by an older version does not block its key.
+        assert!(is_newer(Some("0A"), Some(&"F".repeat(1000))));
+        assert!(is_newer(Some("0A"), Some("zz")));
+    }
+
+    #[test]
+    fn sequencers_are_short_hex_strings() {
+        assert_eq!(check_sequencer("0055AED6DCD90281E5"), Ok(()));
+        assert_eq!(check_sequencer("0a"), Ok(()));
+        assert_eq!(check_sequencer(&"F".repeat(MAX_SEQUENCER_LEN)), Ok(()));
+        assert_eq!(check_sequencer(""), Err(BadSequencer::Empty));
+        assert_eq!(
+            check_sequencer(&"F".repeat(MAX_SEQUENCER_LEN + 1)),
+            Err(BadSequencer::TooLong(MAX_SEQUENCER_LEN + 1))
+        );
+        assert_eq!(check_sequencer("0x1F"), Err(BadSequencer::NotHex));
+        assert_eq!(check_sequencer("12 4"), Err(BadSequencer::NotHex));
+        assert_eq!(check_sequencer("0é"), Err(BadSequencer::NotHex));
+    }
+
+    #[test]
+    fn comparing_huge_sequencers_does_not_panic() {
+        // A width of 65,536+ overflowed the old `format!` padding.
+        let huge = "F".repeat(70_000);
+        assert_eq!(compare_sequencers(&huge, "0A"), Ordering::Greater);
+        assert_eq!(compare_sequencers("0A", &huge), Ordering::Less);
+        assert_eq!(compare_sequencers(&huge, &huge), Ordering::Equal);
     }
 
     mod properties {
@@ -181,10 +267,19 @@ mod tests {
                 if compare_sequencers(&a, &b) != Ordering::Greater && compare_sequencers(&b, &c) != Ordering::Greater {
                     prop_assert_ne!(compare_sequencers(&a, &c), Ordering::Greater);
                 }
+                prop_assert!(check_sequencer(&a).is_ok());
                 if a.len() == b.len() {
                     let (x, y) = (u128::from_str_radix(&a, 16).unwrap(), u128::from_str_radix(&b, 16).unwrap());
                     prop_assert_eq!(compare_sequencers(&a, &b), x.cmp(&y));
                 }
+            }
+
+            #[test]
+            fn any_text_is_either_a_valid_sequencer_or_refused(s in "\\PC{0,80}", t in "\\PC{0,80}") {
+                let valid = !s.is_empty() && s.len() <= MAX_SEQUENCER_LEN && s.chars().all(|c| c.is_ascii_hexdigit());
+                prop_assert_eq!(check_sequencer(&s).is_ok(), valid);
+                // Comparison never panics, and stays antisymmetric on any input.
+                prop_assert_eq!(compare_sequencers(&s, &t), compare_sequencers(&t, &s).reverse());
             }
         }
     }

@@ -71,7 +71,7 @@ pub fn router(objects: DiskObjects, credentials: &EmbeddedCredentials) -> Router
                         Ok(response) => (response.map(axum::body::Body::new), op),
                         Err(err) => {
                             warn!(%method, %path, op, error = ?err, "embedded s3 failed");
-                            (StatusCode::INTERNAL_SERVER_ERROR.into_response(), op)
+                            (generic_internal_error(), op)
                         }
                     }
                 }
@@ -86,7 +86,15 @@ pub fn router(objects: DiskObjects, credentials: &EmbeddedCredentials) -> Router
                 );
             }
             if status.is_client_error() || status.is_server_error() {
-                let (response, code, message) = read_error(response).await;
+                let (mut response, code, message) = read_error(response).await;
+                if status == StatusCode::INTERNAL_SERVER_ERROR
+                    && message != disk::INTERNAL_ERROR_MESSAGE
+                {
+                    // Whatever failed (s3s's own errors included), the client gets S3's
+                    // generic answer; the detail stays in this log line.
+                    warn!(%method, %path, op, status = status.as_u16(), code, %message, "embedded s3 error detail withheld from the client");
+                    response = generic_internal_error();
+                }
                 let first_time = code == "NotImplemented"
                     && unimplemented_seen
                         .lock()
@@ -158,6 +166,20 @@ impl s3s::access::S3Access for NameOperation {
             None => Err(s3s::s3_error!(AccessDenied, "Signature is required")),
         }
     }
+}
+
+/// S3's answer to a failure it does not explain.
+fn generic_internal_error() -> axum::response::Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>{}</Message></Error>",
+        disk::INTERNAL_ERROR_MESSAGE
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(http::header::CONTENT_TYPE, "application/xml")],
+        body,
+    )
+        .into_response()
 }
 
 /// The S3 error code and message of an error response, and the response rebuilt.

@@ -16,7 +16,7 @@ use super::extract::ApiBody;
 use super::openapi::{BadRequest, Forbidden, TooLarge, Unauthorized, Unavailable};
 use crate::events::{Delivery, EventSource};
 use crate::notifications::sns::{SnsDelivery, SnsError};
-use crate::notifications::{Envelope, EventDelivery, parse_delivery, parse_envelope};
+use crate::notifications::{BadDelivery, Envelope, EventDelivery, parse_delivery, parse_envelope};
 use crate::service::{EventSummary, ServiceError};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -68,11 +68,11 @@ async fn accept(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Deli
     if !from_sns {
         check_token(app.events_token.as_deref(), headers)?;
     }
-    let delivery = match parse_envelope(body).map_err(|e| ApiError::invalid(e.to_string()))? {
+    let delivery = match parse_envelope(body).map_err(bad_delivery)? {
         Envelope::Sns(message) => match app.sns.accept(&message).await {
             Ok(SnsDelivery::Notification(inner)) => Delivery {
                 source: EventSource::Sns,
-                ..parse_delivery(inner.as_bytes()).map_err(|e| ApiError::invalid(e.to_string()))?
+                ..parse_delivery(inner.as_bytes()).map_err(bad_delivery)?
             },
             Ok(SnsDelivery::Subscribed | SnsDelivery::Ignored) => Delivery {
                 source: EventSource::Sns,
@@ -92,6 +92,13 @@ async fn accept(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Deli
         Envelope::Events(delivery) => delivery,
     };
     Ok(delivery)
+}
+
+fn bad_delivery(err: BadDelivery) -> ApiError {
+    match err {
+        BadDelivery::Invalid(_) => ApiError::invalid(err.to_string()),
+        BadDelivery::TooManyRecords(_) => ApiError::new(ErrorCode::TooLarge, err.to_string()),
+    }
 }
 
 fn check_token(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {

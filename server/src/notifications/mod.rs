@@ -7,7 +7,10 @@ pub mod sns;
 use app::model::whole_number;
 use serde::Deserialize;
 
-use crate::events::{Delivery, EventSource, ObjectChange, ObjectEvent};
+use crate::events::{
+    Delivery, EventSource, MAX_RECORDS_PER_DELIVERY, ObjectChange, ObjectEvent, RejectedRecord,
+    check_sequencer,
+};
 use sns::SnsMessage;
 
 /// What `POST /events/s3` accepts, for its OpenAPI schema (`parse_envelope` reads bodies).
@@ -79,8 +82,14 @@ pub(crate) struct S3Notification {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadDelivery(pub String);
+pub enum BadDelivery {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(
+        "the delivery carries {0} records; at most {MAX_RECORDS_PER_DELIVERY} are accepted per delivery"
+    )]
+    TooManyRecords(usize),
+}
 
 /// A delivery to `POST /events/s3`, by envelope.
 #[derive(Debug)]
@@ -94,10 +103,10 @@ pub enum Envelope {
 /// Reads any envelope we accept.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, BadDelivery> {
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
+        .map_err(|e| BadDelivery::Invalid(format!("event body is not JSON: {e}")))?;
     if SnsMessage::looks_like(&value) {
         let message = serde_json::from_value(value)
-            .map_err(|e| BadDelivery(format!("not an SNS message: {e}")))?;
+            .map_err(|e| BadDelivery::Invalid(format!("not an SNS message: {e}")))?;
         return Ok(Envelope::Sns(Box::new(message)));
     }
     events_from_value(value).map(Envelope::Events)
@@ -107,25 +116,33 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, BadDelivery> {
 /// (`{"Records":[...]}`, MinIO's too), an EventBridge event, or S3's `s3:TestEvent`.
 pub fn parse_delivery(body: &[u8]) -> Result<Delivery, BadDelivery> {
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| BadDelivery(format!("event body is not JSON: {e}")))?;
+        .map_err(|e| BadDelivery::Invalid(format!("event body is not JSON: {e}")))?;
     events_from_value(value)
 }
 
 fn events_from_value(value: serde_json::Value) -> Result<Delivery, BadDelivery> {
     if value.get("Event").and_then(|v| v.as_str()) == Some("s3:TestEvent") {
         return Ok(Delivery {
-            events: vec![],
             ignored: 1,
             source: EventSource::S3,
+            ..Delivery::default()
         });
     }
     if value.get("detail-type").is_some() {
         let event: EventBridgeEvent = serde_json::from_value(value)
-            .map_err(|e| BadDelivery(format!("not an EventBridge S3 event: {e}")))?;
+            .map_err(|e| BadDelivery::Invalid(format!("not an EventBridge S3 event: {e}")))?;
         return Ok(event.into_delivery());
     }
+    // Counted before the records are read into their types.
+    let count = value
+        .get("Records")
+        .and_then(|r| r.as_array())
+        .map_or(0, Vec::len);
+    if count > MAX_RECORDS_PER_DELIVERY {
+        return Err(BadDelivery::TooManyRecords(count));
+    }
     let notification: S3Notification = serde_json::from_value(value)
-        .map_err(|e| BadDelivery(format!("not an S3 event notification: {e}")))?;
+        .map_err(|e| BadDelivery::Invalid(format!("not an S3 event notification: {e}")))?;
     Ok(from_records(notification.records))
 }
 
@@ -165,23 +182,31 @@ impl EventBridgeEvent {
         };
         let Some(change) = change else {
             return Delivery {
-                events: vec![],
                 ignored: 1,
                 source: EventSource::EventBridge,
+                ..Delivery::default()
             };
         };
         let object = self.detail.object;
+        let key = decode_key(&object.key);
+        if let Some(Err(why)) = object.sequencer.as_deref().map(check_sequencer) {
+            return Delivery {
+                rejected: vec![RejectedRecord::new(&key, why)],
+                source: EventSource::EventBridge,
+                ..Delivery::default()
+            };
+        }
         Delivery {
             events: vec![ObjectEvent {
                 change,
                 bucket: self.detail.bucket.name,
-                key: decode_key(&object.key),
+                key,
                 size: object.size,
                 etag: object.etag.map(|e| e.trim_matches('"').to_string()),
                 sequencer: object.sequencer,
             }],
-            ignored: 0,
             source: EventSource::EventBridge,
+            ..Delivery::default()
         }
     }
 }
@@ -196,29 +221,37 @@ fn from_records(records: Vec<S3EventRecord>) -> Delivery {
         delivery.source = EventSource::Minio;
     }
     for record in records {
-        match object_event(&record) {
-            Some(event) => delivery.events.push(event),
-            None => delivery.ignored += 1,
+        match object_event(record) {
+            Ok(Some(event)) => delivery.events.push(event),
+            Ok(None) => delivery.ignored += 1,
+            Err(rejected) => delivery.rejected.push(rejected),
         }
     }
     delivery
 }
 
-fn object_event(record: &S3EventRecord) -> Option<ObjectEvent> {
-    let change = ObjectChange::from_event_name(&record.event_name)?;
-    Some(ObjectEvent {
+/// The event a record reports; `None` when it is not about content; refused when its
+/// sequencer is malformed (never stored: it would misorder every later event of its key).
+fn object_event(record: S3EventRecord) -> Result<Option<ObjectEvent>, RejectedRecord> {
+    let key = decode_key(&record.s3.object.key);
+    if let Some(Err(why)) = record.s3.object.sequencer.as_deref().map(check_sequencer) {
+        return Err(RejectedRecord::new(&key, why));
+    }
+    let Some(change) = ObjectChange::from_event_name(&record.event_name) else {
+        return Ok(None);
+    };
+    Ok(Some(ObjectEvent {
         change,
-        bucket: record.s3.bucket.name.clone(),
-        key: decode_key(&record.s3.object.key),
+        bucket: record.s3.bucket.name,
+        key,
         size: record.s3.object.size,
         etag: record
             .s3
             .object
             .e_tag
-            .clone()
             .map(|e| e.trim_matches('"').to_string()),
-        sequencer: record.s3.object.sequencer.clone(),
-    })
+        sequencer: record.s3.object.sequencer,
+    }))
 }
 
 /// S3 event keys are form-URL-encoded: `+` is a space, `%XX` a byte (S3 event docs).
@@ -258,6 +291,41 @@ mod tests {
         let delivery = parse_delivery(body).unwrap();
         assert_eq!(delivery.events.len(), 1);
         assert_eq!(delivery.source, EventSource::Minio);
+    }
+
+    #[test]
+    fn records_with_malformed_sequencers_are_refused_and_the_rest_kept() {
+        let record = |key: &str, sequencer: &str| {
+            format!(
+                r#"{{"eventName":"ObjectCreated:Put","s3":{{"bucket":{{"name":"b"}},"object":{{"key":"{key}","sequencer":"{sequencer}"}}}}}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"Records":[{},{},{},{}]}}"#,
+            record("assets/huge", &"F".repeat(70_000)),
+            record("assets/long", &"A".repeat(1_000)),
+            record("assets/nothex", "0x12"),
+            record("assets/good", "0055AED6DCD90281E5"),
+        );
+        let delivery = parse_delivery(body.as_bytes()).unwrap();
+        assert_eq!(delivery.events.len(), 1);
+        assert_eq!(delivery.events[0].key, "assets/good");
+        let keys: Vec<_> = delivery.rejected.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["assets/huge", "assets/long", "assets/nothex"]);
+        assert!(delivery.rejected[0].reason.contains("70000 characters"));
+        assert!(delivery.rejected[2].reason.contains("hexadecimal"));
+    }
+
+    #[test]
+    fn a_delivery_over_the_record_limit_is_refused_whole() {
+        let record = r#"{"eventName":"ObjectTagging:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k"}}}"#;
+        let body = |n: usize| format!(r#"{{"Records":[{}]}}"#, vec![record; n].join(","));
+        let at_limit = parse_delivery(body(MAX_RECORDS_PER_DELIVERY).as_bytes()).unwrap();
+        assert_eq!(at_limit.ignored, MAX_RECORDS_PER_DELIVERY);
+        assert!(matches!(
+            parse_delivery(body(MAX_RECORDS_PER_DELIVERY + 1).as_bytes()),
+            Err(BadDelivery::TooManyRecords(n)) if n == MAX_RECORDS_PER_DELIVERY + 1
+        ));
     }
 
     #[test]

@@ -89,6 +89,8 @@ struct Inner {
     events_given_up: AtomicU64,
     /// The last count of assets by state, for metrics.
     counts: counts::CountCache,
+    /// Event records refused as malformed (a bad sequencer) since start-up.
+    events_rejected: AtomicU64,
 }
 
 impl Service {
@@ -100,6 +102,7 @@ impl Service {
                 policy,
                 events_given_up: AtomicU64::new(0),
                 counts: Default::default(),
+                events_rejected: AtomicU64::new(0),
             }),
         }
     }
@@ -240,6 +243,13 @@ impl Service {
     pub fn events_given_up(&self) -> u64 {
         self.inner
             .events_given_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Event records refused as malformed since start-up.
+    pub fn events_rejected(&self) -> u64 {
+        self.inner
+            .events_rejected
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub key: String,
     /// In-process servers: their users and keys, directly.
     auth: Option<server::service::auth::Auth>,
+    /// In-process servers: the service, for its counters.
+    service: Option<server::service::Service>,
     running: Running,
     _temp: Option<tempfile::TempDir>,
     args: Vec<String>,
@@ -101,6 +103,7 @@ impl TestApp {
         .unwrap();
         let app = Application::build(config).await.unwrap();
         let auth = app.auth().clone();
+        let service = app.service().clone();
         // The embedded default's first run created `admin`; AWS mode starts with no user. A
         // store that is down (a test of exactly that) gets a well-formed key nobody has.
         let key = match auth.list_users().await {
@@ -134,6 +137,7 @@ impl TestApp {
             api: bearer_client(&key),
             key,
             auth: Some(auth),
+            service: Some(service),
             running: Running::InProcess { stop: Some(stop) },
             _temp: Some(temp),
             args: extra,
@@ -217,6 +221,7 @@ impl TestApp {
             api: reqwest::Client::new(),
             key: String::new(),
             auth: None,
+            service: None,
             running: Running::Process { child: Some(child) },
             _temp: None,
             args: extra,
@@ -483,6 +488,11 @@ impl TestApp {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Event records refused as malformed so far (in-process servers only).
+    pub fn service_events_rejected(&self) -> Option<u64> {
+        self.service.as_ref().map(|s| s.events_rejected())
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -15,7 +15,7 @@ use server::notifications::{Envelope, parse_delivery, parse_envelope};
 const FIXTURE_ID: &str = "0196b3f0-5c1e-7cc2-9a51-3f1c2d4e5f60";
 const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:asset-uploads";
 const CERT_URL: &str = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem";
-const TOKEN: &str = "webhook-secret";
+pub(crate) const TOKEN: &str = "webhook-secret";
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -238,7 +238,12 @@ async fn a_subscription_is_confirmed_only_after_its_signature_checks_out() {
     );
 }
 
-async fn post(app: &TestApp, body: String, token: Option<&str>, sns: bool) -> (u16, Value) {
+pub(crate) async fn post(
+    app: &TestApp,
+    body: String,
+    token: Option<&str>,
+    sns: bool,
+) -> (u16, Value) {
     let mut request = app
         .client
         .post(app.url("/events/s3"))
@@ -257,14 +262,14 @@ async fn post(app: &TestApp, body: String, token: Option<&str>, sns: bool) -> (u
     )
 }
 
-fn s3_event(name: &str, id: &str, sequencer: &str) -> String {
+pub(crate) fn s3_event(name: &str, id: &str, sequencer: &str) -> String {
     json!({"Records": [{"eventName": name, "s3": {"bucket": {"name": "assets"},
         "object": {"key": format!("assets/{id}"), "sequencer": sequencer}}}]})
     .to_string()
 }
 
 /// An asset whose object is stored, with no event delivered (events off).
-async fn uploaded_silently(app: &TestApp) -> String {
+pub(crate) async fn uploaded_silently(app: &TestApp) -> String {
     let created = app.create(None).await;
     assert_eq!(
         app.upload(&created, b"eleven byte".to_vec()).await.status(),

@@ -1,6 +1,8 @@
 //! How the embedded endpoint keeps objects on disk, under its root directory:
 //! - `<bucket>/<key>`: the object's exact bytes (the key percent-encoded into one flat file
-//!   name), so an operator can copy a file straight out;
+//!   name), so an operator can copy a file straight out; a key whose encoding is longer than a
+//!   file name may be is named `~<sha256 of the key>` instead (`~` is always encoded, so the
+//!   two never meet); the key itself is always in the metadata;
 //! - `.meta/<bucket>/<key>`: its metadata (JSON), beside it;
 //! - `.tmp/`: files being written, and the commit journal;
 //! - `.uploads/<upload id>/`: multipart uploads in progress (see `multipart`);
@@ -35,11 +37,19 @@ const FORMAT_VERSION: &str = "2";
 const WRITE_BUFFER: usize = 1 << 20;
 /// Longest on-disk file name we create (most filesystems allow 255 bytes).
 const MAX_FILE_NAME: usize = 240;
+/// S3's longest key, in UTF-8 bytes.
+pub(super) const MAX_KEY_BYTES: usize = 1024;
+/// What S3 answers for an error it does not explain; the detail goes to the log only.
+pub(super) const INTERNAL_ERROR_MESSAGE: &str =
+    "We encountered an internal error. Please try again.";
 /// Writers to one key are serialised by one of these locks (readers share it).
 const LOCK_STRIPES: usize = 64;
 
+/// An internal failure (disk full, permissions, ...): logged with its detail, answered with
+/// S3's generic `InternalError` (OS error text is for the operator, not the client).
 pub(super) fn internal(err: impl std::fmt::Display) -> s3s::S3Error {
-    s3_error!(InternalError, "{err}")
+    tracing::error!(error = %err, "embedded s3 internal error");
+    s3_error!(InternalError, "{INTERNAL_ERROR_MESSAGE}")
 }
 
 /// A journal entry: enough to finish a commit after a crash.
@@ -140,14 +150,29 @@ impl Disk {
         }
     }
 
-    /// The on-disk file name of `key`: flat and reversible, so no key climbs out of its
-    /// directory.
+    /// The on-disk file name of `key`: flat, so no key climbs out of its directory; the
+    /// percent-encoded key, or its hash when that is too long for a file name. S3 takes keys
+    /// of up to 1,024 bytes; `.` and `..` would name the directory itself or its parent, so
+    /// they are refused (as MinIO does) rather than stored under another name.
     fn file_name(key: &str) -> S3Result<String> {
-        let name = percent_encoding::utf8_percent_encode(key, FILE_NAME).to_string();
-        if key.is_empty() || name.len() > MAX_FILE_NAME {
+        if key.len() > MAX_KEY_BYTES {
             return Err(s3_error!(KeyTooLongError, "Your key is too long"));
         }
-        Ok(name)
+        if key.is_empty() || key == "." || key == ".." {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Object key cannot be empty, \".\" or \"..\""
+            ));
+        }
+        let name = percent_encoding::utf8_percent_encode(key, FILE_NAME).to_string();
+        if name.len() <= MAX_FILE_NAME {
+            return Ok(name);
+        }
+        use sha2::Digest as _;
+        Ok(format!(
+            "~{}",
+            hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        ))
     }
 
     /// Checks the bucket and that `key` can be stored.
@@ -395,6 +420,66 @@ mod tests {
             Walk::Next
         });
         assert_eq!(listed, ["a/b c.txt"]);
+    }
+
+    #[test]
+    fn file_names_are_flat_bounded_and_never_alias() {
+        assert_eq!(Disk::file_name("a/../b").unwrap(), "a%2F..%2Fb");
+        assert_eq!(Disk::file_name("./x").unwrap(), ".%2Fx");
+        assert_eq!(Disk::file_name("a//b/").unwrap(), "a%2F%2Fb%2F");
+        assert_eq!(Disk::file_name("...").unwrap(), "...");
+        for bad in ["", ".", ".."] {
+            assert_eq!(
+                *Disk::file_name(bad).unwrap_err().code(),
+                s3s::S3ErrorCode::InvalidArgument,
+                "{bad:?}"
+            );
+        }
+        let longest = "é".repeat(MAX_KEY_BYTES / 2);
+        let hashed = Disk::file_name(&longest).unwrap();
+        assert!(hashed.starts_with('~') && hashed.len() == 65, "{hashed}");
+        assert_ne!(
+            hashed,
+            Disk::file_name(&"é".repeat(MAX_KEY_BYTES / 2 - 1)).unwrap()
+        );
+        // A key that encodes to `~...` cannot exist: `~` is always encoded.
+        assert!(Disk::file_name("~abc").unwrap().starts_with("%7E"));
+        assert_eq!(
+            *Disk::file_name(&format!("{longest}x")).unwrap_err().code(),
+            s3s::S3ErrorCode::KeyTooLongError
+        );
+    }
+
+    #[test]
+    fn internal_errors_answer_a_generic_message() {
+        let disk_full = std::io::Error::from_raw_os_error(28);
+        assert!(disk_full.to_string().contains("No space left on device"));
+        let err = internal(disk_full);
+        assert_eq!(*err.code(), s3s::S3ErrorCode::InternalError);
+        assert_eq!(err.message(), Some(INTERNAL_ERROR_MESSAGE));
+    }
+
+    #[tokio::test]
+    async fn long_keys_are_stored_under_a_hashed_name_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = Disk::open(dir.path(), "b").unwrap();
+        let long = format!("assets/{}", "ü".repeat(500));
+        put(&disk, &long, b"long").await;
+        put(&disk, "short", b"s").await;
+        drop(disk);
+        let disk = Disk::open(dir.path(), "b").unwrap();
+        assert_eq!(disk.meta(&long).unwrap().size, 4);
+        let (_, mut file) = disk.open_object("b", &long).await.unwrap().unwrap();
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes)
+            .await
+            .unwrap();
+        assert_eq!(bytes, b"long");
+        assert!(disk.remove("b", &long, |_| Ok(())).await.unwrap());
+        drop(disk);
+        let disk = Disk::open(dir.path(), "b").unwrap();
+        assert!(disk.meta(&long).is_none());
+        assert_eq!(std::fs::read_dir(dir.path().join("b")).unwrap().count(), 1);
     }
 
     #[tokio::test]

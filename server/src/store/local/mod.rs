@@ -16,6 +16,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use super::{AssetStore, Cursor, PageRequest, StateCounts, StateFilter, StoreError};
 
 mod auth;
+mod group;
 mod migrations;
 
 pub use migrations::CURRENT as SCHEMA_VERSION;
@@ -31,6 +32,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    queue: group::WriteQueue,
 }
 
 impl LocalStore {
@@ -60,6 +62,7 @@ impl LocalStore {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                queue: group::WriteQueue::default(),
             }),
         })
     }
@@ -157,7 +160,7 @@ impl AssetStore for LocalStore {
             return Err(unowned(asset.asset_id));
         }
         let a = asset.clone();
-        self.write(move |conn| {
+        self.write_grouped(move |conn| {
             let inserted = conn
                 .execute(
                     &format!(
@@ -197,7 +200,7 @@ impl AssetStore for LocalStore {
     async fn update(&self, current: &Asset, next: &Asset) -> Result<(), StoreError> {
         let a = next.clone();
         let (expected_version, expected_state) = (current.version, current.state.as_str());
-        self.write(move |conn| {
+        self.write_grouped(move |conn| {
             let changed = conn
                 .prepare_cached(
                     "UPDATE assets SET state = ?2, updated_us = ?3, filename = ?4, content_type = ?5,
@@ -227,7 +230,7 @@ impl AssetStore for LocalStore {
     }
 
     async fn remove(&self, id: AssetId, expected_version: u64) -> Result<(), StoreError> {
-        self.write(move |conn| {
+        self.write_grouped(move |conn| {
             let changed = conn
                 .execute(
                     "DELETE FROM assets WHERE id = ?1 AND version = ?2",
