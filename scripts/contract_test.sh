@@ -19,48 +19,12 @@ venv="${ASSETS_CONTRACT_VENV:-$HOME/.cache/assets-service/contract-venv}"
 [ -x "$bin" ] || { echo "no server binary at $bin: build it first" >&2; exit 1; }
 [ -x "$venv/bin/schemathesis" ] || { echo "no Schemathesis venv at $venv: run scripts/setup.sh test" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-work="$(mktemp -d -t contract.XXXXXX)"
-log="$work/server.log"
-server_pid=""
-finish() {
-  local status=$?
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [ -f "$log" ]; then
-    # scripts/test.sh checks every test server's log for leaked signatures.
-    if [ -n "${ASSETS_TEST_LOG_DIR:-}" ]; then cp "$log" "$ASSETS_TEST_LOG_DIR/contract-server.log"; fi
-    if [ "$status" -ne 0 ]; then echo "--- server log (last 60 lines) ---" >&2; tail -n 60 "$log" >&2; fi
-  fi
-  rm -rf "$work"
-  exit "$status"
-}
-trap finish EXIT
-
-app_port="$(free_port)"
-s3_port="$(free_port)"
-data="$work/data"
 # Webhook deliveries need a token; Schemathesis presents it on POST /events/s3 (schemathesis.toml).
 ASSETS_EVENTS_TOKEN="contract-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 export ASSETS_EVENTS_TOKEN
-LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=info \
-  "$bin" --listen "127.0.0.1:$app_port" --s3-listen "127.0.0.1:$s3_port" --data-dir "$data" \
-  >"$log" 2>&1 &
-server_pid=$!
-
-api="http://127.0.0.1:$app_port"
-up() { python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$api/healthz" 2>/dev/null; }
-for _ in $(seq 1 300); do
-  up && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "the server exited during start-up" >&2; exit 1; }
-  sleep 0.1
-done
-up || { echo "the server did not answer within 30 s" >&2; exit 1; }
-# The first run made `admin`; give it an API key, as an operator would.
-ASSETS_API_KEY="$("$bin" --data-dir "$data" api-keys create --user admin --label contract | tail -n 1)"
-export ASSETS_API_KEY
+log_name=contract
+# shellcheck source=scripts/test_server.sh
+. scripts/test_server.sh
 
 echo "server $api, $("$venv/bin/schemathesis" --version)"
 start=$(date +%s)

@@ -17,55 +17,14 @@ venv="${ASSETS_CLIENTS_VENV:-$HOME/.cache/assets-service/clients-venv}"
 [ -x "$venv/bin/pytest" ] && [ -x "$venv/bin/aws" ] || { echo "no clients venv at $venv: run scripts/setup.sh test" >&2; exit 1; }
 command -v rclone >/dev/null || { echo "rclone is missing: run scripts/setup.sh test" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-work="$(mktemp -d -t s3-clients.XXXXXX)"
-log="$work/server.log"
-server_pid=""
-finish() {
-  local status=$?
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if [ -f "$log" ]; then
-    # scripts/test.sh checks every test server's log for leaked signatures.
-    if [ -n "${ASSETS_TEST_LOG_DIR:-}" ]; then cp "$log" "$ASSETS_TEST_LOG_DIR/s3-clients-server.log"; fi
-    if [ "$status" -ne 0 ]; then echo "--- server log (last 60 lines) ---" >&2; tail -n 60 "$log" >&2; fi
-  fi
-  rm -rf "$work"
-  exit "$status"
-}
-trap finish EXIT
-
-app_port="$(free_port)"
-s3_port="$(free_port)"
-data="$work/data"
-LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=info \
-  "$bin" --listen "127.0.0.1:$app_port" --s3-listen "127.0.0.1:$s3_port" --data-dir "$data" \
-  >"$log" 2>&1 &
-server_pid=$!
-
-export ASSETS_API_URL="http://127.0.0.1:$app_port"
+log_name=s3-clients
+# shellcheck source=scripts/test_server.sh
+. scripts/test_server.sh
+export ASSETS_API_URL="$api"
 export ASSETS_S3_URL="http://127.0.0.1:$s3_port"
 export ASSETS_BUCKET=assets
 # The server log, for the tests of what the endpoint logs.
 export ASSETS_SERVER_LOG="$log"
-up() {
-  python3 - "$ASSETS_API_URL/healthz" "$s3_port" <<'PY' 2>/dev/null
-import socket, sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=2)
-socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=2).close()
-PY
-}
-for _ in $(seq 1 300); do
-  up && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "the server exited during start-up" >&2; exit 1; }
-  sleep 0.1
-done
-up || { echo "the server did not answer within 30 s" >&2; exit 1; }
-# The REST API takes an API key: the first run made `admin`; give it one, as an operator would.
-ASSETS_API_KEY="$("$bin" --data-dir "$data" api-keys create --user admin --label s3-clients | tail -n 1)"
-export ASSETS_API_KEY
 creds="$data/embedded-s3-credentials.json"
 [ -s "$creds" ] || { echo "no credentials at $creds" >&2; exit 1; }
 
