@@ -10,7 +10,6 @@ use std::time::Instant;
 use app::model::{AssetState, ErrorCode};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -108,22 +107,27 @@ fn admin_only(admin: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Counts and times every request. Labels are `&'static str`s (interned templates, known
-/// methods), so a request records without building label strings.
-pub(super) async fn track(request: Request, next: Next) -> Response {
-    let started = Instant::now();
+/// A request's method and route labels. Labels are `&'static str`s (interned templates,
+/// known methods), so a request records without building label strings.
+pub(super) fn labels(request: &Request) -> (&'static str, &'static str) {
     let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or(UNMATCHED, |path| intern(path.as_str()));
-    let response = next.run(request).await;
-    let status = intern(response.status().as_str());
-    crate::meters::http_request(method, route, status, started.elapsed().as_secs_f64());
-    response
+    (method, route)
 }
 
-/// Standard methods by name; any other token (clients may invent them) is `other`.
+/// Counts and times a request once its response head is ready.
+pub(super) fn record(
+    (method, route): (&'static str, &'static str),
+    response: &Response,
+    started: Instant,
+) {
+    let status = intern(response.status().as_str());
+    crate::meters::http_request(method, route, status, started.elapsed().as_secs_f64());
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",

@@ -4,8 +4,9 @@
 //!   server functions;
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
 //!   security headers, in front of everything;
-//! - `request_id`: every request's id and log span; `limits` and `rate_limit`: body size,
-//!   concurrency, time and rate bounds; `metrics`: `/metrics` and the request counters;
+//! - `observe`: one layer giving every request its id (`request_id`, with its log span), its
+//!   per-address rate limit (`rate_limit`) and its metrics (`metrics`: also `/metrics`);
+//!   `limits`: body size, concurrency and time bounds;
 //! - `openapi`: the API's OpenAPI document (`/openapi.json`) and its reference page (`/docs`).
 
 mod assets;
@@ -16,6 +17,7 @@ mod extract;
 mod limits;
 mod metrics;
 mod notifications;
+mod observe;
 mod openapi;
 mod rate_limit;
 mod request_id;
@@ -109,9 +111,9 @@ impl AppState {
 }
 
 /// The whole app: REST API, event endpoint, health checks, dashboard; behind (outermost
-/// first) the request id and span, the request-head limits, the host and same-origin checks
-/// with the security headers, the per-address rate limit, and the body, concurrency and time
-/// bounds.
+/// first) the request id, metrics and per-address rate limit (`observe`), the request's log
+/// span, the request-head limits, the host and same-origin checks with the security headers,
+/// and the body, concurrency and time bounds.
 pub fn router(state: AppState, options: LeptosOptions) -> Router {
     // Every REST route is added here, with its documentation (`openapi`).
     let (api, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -144,12 +146,10 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
             .layer(axum::middleware::from_fn(request_head_limits))
             .layer(tower_http::trace::TraceLayer::new_for_http());
     }
-    app.layer(from_fn_with_state(state, rate_limit::per_address))
-        .layer(from_fn_with_state(web, web::guard))
+    app.layer(from_fn_with_state(web, web::guard))
         .layer(axum::middleware::from_fn(request_head_limits))
         .layer(request_id::trace_layer())
-        .layer(axum::middleware::from_fn(request_id::assign))
-        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(observe::ObserveLayer::new(state.limits.clone()))
 }
 
 /// Liveness: the process answers.

@@ -10,11 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::model::ErrorCode;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, Request};
 
-use super::AppState;
 use super::error::ApiError;
 
 /// A burst may use this many seconds' worth of the rate at once.
@@ -142,22 +139,19 @@ fn limited(wait: Duration, whom: &str) -> ApiError {
     .with_retry_after(wait)
 }
 
-/// Limits the REST API and the dashboard per client address (before authentication, so a
-/// flood of bad keys or cookies is limited too). Health checks and static files are not.
-pub(super) async fn per_address(
-    State(app): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    let limited_path = !(path == "/healthz" || path == "/readyz" || path.starts_with("/pkg/"));
-    if limited_path
-        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
-        && let Err(err) = app.limits.rates.check_address(peer.ip())
-    {
-        return err.into_response();
+impl RateLimits {
+    /// Limits the REST API and the dashboard per client address (before authentication, so
+    /// a flood of bad keys or cookies is limited too). Health checks and static files are not.
+    pub(super) fn check_request(&self, request: &Request) -> Result<(), ApiError> {
+        let path = request.uri().path();
+        if path == "/healthz" || path == "/readyz" || path.starts_with("/pkg/") {
+            return Ok(());
+        }
+        match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(peer)) => self.check_address(peer.ip()),
+            None => Ok(()),
+        }
     }
-    next.run(request).await
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 //! line of that request carries it (text and JSON formats alike).
 
 use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use http::{HeaderName, HeaderValue};
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
@@ -15,22 +13,17 @@ pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 /// Longest client-chosen id kept; longer or odd ones are replaced.
 const MAX_ID_LEN: usize = 128;
 
-/// Sets the request's id (kept or made) on the request, for the span, and on the reply.
-pub(super) async fn assign(mut request: Request, next: Next) -> Response {
-    let id = match request.headers().get(&REQUEST_ID) {
-        Some(id) if acceptable(id) => id.clone(),
+/// The request's id: the client's when acceptable, else a new one set on the request (for
+/// the span). The caller puts it on the reply.
+pub(super) fn ensure(request: &mut Request) -> Option<HeaderValue> {
+    match request.headers().get(&REQUEST_ID) {
+        Some(id) if acceptable(id) => Some(id.clone()),
         _ => {
-            let made = HeaderValue::try_from(uuid::Uuid::new_v4().to_string());
-            let Ok(made) = made else {
-                return next.run(request).await;
-            };
+            let made = HeaderValue::try_from(uuid::Uuid::new_v4().to_string()).ok()?;
             request.headers_mut().insert(REQUEST_ID, made.clone());
-            made
+            Some(made)
         }
-    };
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+    }
 }
 
 /// Visible ASCII only (no spaces, no control characters that could forge log lines), bounded.
