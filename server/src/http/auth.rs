@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         let caller = format!("key:{}", api_key_id(token).unwrap_or_default());
         app.limits
             .rates
-            .check_caller(&caller, client_address(parts))?;
+            .check_caller(&caller, client_address(&parts.extensions))?;
         Ok(Self(principal))
     }
 }
@@ -155,10 +155,7 @@ pub(super) async fn sessions(
         }
     }
     if let Some(caller) = caller {
-        let from = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let from = client_address(request.extensions());
         let user = format!("user:{}", caller.principal.user);
         if let Err(limited) = app.limits.rates.check_caller(&user, from) {
             return limited.into_response();
@@ -178,10 +175,9 @@ fn wants_page(request: &Request) -> bool {
         && (PAGES.contains(&request.uri().path()) || request.uri().path() == SIGN_IN_PAGE)
 }
 
-/// The client's address, for sign-in throttling.
-pub(super) fn client_address(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
+/// The client's address (set by the accept loop), for throttling and rate limits.
+pub(super) fn client_address(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
 }

@@ -91,7 +91,7 @@ impl AuthPort for DashboardPort {
     }
 
     async fn sign_in(&self, form: SignInForm) -> Result<Principal, ErrorBody> {
-        let client = client_address(&request()?);
+        let client = client_address(&request()?.extensions);
         match self.auth.sign_in(&form.name, &form.password, client).await {
             Ok(signed_in) => {
                 set_header(header::SET_COOKIE, self.cookie.set(&signed_in));

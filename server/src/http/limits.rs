@@ -14,9 +14,9 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::BodyExt as _;
 use tokio::sync::Semaphore;
 
-use super::AppState;
 use super::error::ApiError;
 use super::rate_limit::RateLimits;
+use super::{AppState, is_probe};
 use crate::config::Limits;
 
 /// What bounds each request, shared by every request.
@@ -60,7 +60,7 @@ const EVENTS_PATH: &str = "/events/s3";
 pub(super) async fn bounded(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let limits = &app.limits;
     // Probes are not shed: a busy server is alive, and says itself whether it is ready.
-    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+    let probe = is_probe(request.uri().path());
     let permit = limits.in_flight.try_acquire();
     if permit.is_err() && !probe {
         return ApiError::new(

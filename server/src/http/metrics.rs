@@ -1,6 +1,6 @@
 //! `GET /metrics` in the Prometheus text format, for admins (API key or dashboard session) or
-//! a scraper presenting the metrics token; and the middleware that counts and times every
-//! request by method, route template and status.
+//! a scraper presenting the metrics token; and the labels and recording with which `observe`
+//! counts and times every request by method, route template and status.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;

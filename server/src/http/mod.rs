@@ -152,6 +152,11 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .layer(observe::ObserveLayer::new(state.limits.clone()))
 }
 
+/// The health probes' paths: load balancers call them by address, however busy the server.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz",
     responses((status = 200, description = "Alive.", body = String, content_type = "text/plain", example = "ok")))]

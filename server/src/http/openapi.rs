@@ -128,7 +128,7 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
 /// repeated on every handler.
 pub(super) fn add_common_responses(doc: &mut OpenApiDoc) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let guarded = !matches!(path.as_str(), "/healthz" | "/readyz");
+        let guarded = !super::is_probe(path);
         for operation in operations(item) {
             let responses = &mut operation.responses.responses;
             if guarded {

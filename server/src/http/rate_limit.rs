@@ -5,14 +5,16 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::model::ErrorCode;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 
+use super::auth::client_address;
 use super::error::ApiError;
+use super::is_probe;
 
 /// A burst may use this many seconds' worth of the rate at once.
 const BURST_SECONDS: u32 = 10;
@@ -144,11 +146,11 @@ impl RateLimits {
     /// a flood of bad keys or cookies is limited too). Health checks and static files are not.
     pub(super) fn check_request(&self, request: &Request) -> Result<(), ApiError> {
         let path = request.uri().path();
-        if path == "/healthz" || path == "/readyz" || path.starts_with("/pkg/") {
+        if is_probe(path) || path.starts_with("/pkg/") {
             return Ok(());
         }
-        match request.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(peer)) => self.check_address(peer.ip()),
+        match client_address(request.extensions()) {
+            Some(address) => self.check_address(address),
             None => Ok(()),
         }
     }

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::is_probe;
 
 /// Where the dashboard is served, as the server understands it. Cheap to clone (it is
 /// handed to every request).
@@ -139,7 +140,7 @@ pub(super) async fn guard(
 /// requests without `Host` are refused too.)
 fn check_host(policy: &Policy, request: &Request) -> Result<(), ApiError> {
     // Health checks are exempt: load balancers probe by address, and they reveal nothing.
-    if matches!(request.uri().path(), "/healthz" | "/readyz") {
+    if is_probe(request.uri().path()) {
         return Ok(());
     }
     match request_host(request.headers()) {
