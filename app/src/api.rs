@@ -7,8 +7,9 @@ use leptos::server_fn::codec::{Json, JsonEncoding};
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 use crate::model::{
-    ApiKeyInfo, Asset, AssetId, AssetPage, CreatedApiKey, CreatedAsset, DownloadLink, ErrorBody,
-    ErrorCode, ListQuery, NewApiKey, NewAsset, Principal, SignInForm, UrlLifetime,
+    ApiKeyInfo, Asset, AssetId, AssetPage, CompleteUpload, CreatedApiKey, CreatedAsset,
+    DownloadLink, ErrorBody, ErrorCode, ListQuery, NewApiKey, NewAsset, PartUrls, Principal,
+    SignInForm, SignParts, UploadedParts, UrlLifetime,
 };
 
 /// Server functions fail with the REST API's own error body; the server sets the matching
@@ -45,6 +46,11 @@ pub trait AssetPort: Send + Sync + 'static {
     ) -> Result<DownloadLink, ErrorBody>;
     async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ErrorBody>;
     async fn delete(&self, id: AssetId) -> Result<(), ErrorBody>;
+    async fn sign_parts(&self, id: AssetId, parts: SignParts) -> Result<PartUrls, ErrorBody>;
+    async fn list_parts(&self, id: AssetId) -> Result<UploadedParts, ErrorBody>;
+    async fn complete_upload(&self, id: AssetId, parts: CompleteUpload)
+    -> Result<Asset, ErrorBody>;
+    async fn abort_upload(&self, id: AssetId) -> Result<(), ErrorBody>;
 }
 
 /// Signing in and out, and the signed-in user's API keys. Implemented by the server (it sets
@@ -104,6 +110,29 @@ pub async fn get_download_link(
 #[server(input = Json, endpoint = "delete_asset")]
 pub async fn delete_asset(id: AssetId) -> Result<(), ErrorBody> {
     port()?.delete(id).await
+}
+
+/// Presigned URLs for some parts of a multipart upload.
+#[server(input = Json, endpoint = "sign_part_urls")]
+pub async fn sign_part_urls(id: AssetId, parts: SignParts) -> Result<PartUrls, ErrorBody> {
+    port()?.sign_parts(id, parts).await
+}
+
+/// The parts storage holds so far (to resume).
+#[server(input = Json, endpoint = "list_uploaded_parts")]
+pub async fn list_uploaded_parts(id: AssetId) -> Result<UploadedParts, ErrorBody> {
+    port()?.list_parts(id).await
+}
+
+#[server(input = Json, endpoint = "complete_multipart")]
+pub async fn complete_multipart(id: AssetId, parts: CompleteUpload) -> Result<Asset, ErrorBody> {
+    port()?.complete_upload(id, parts).await
+}
+
+/// Cancels a multipart upload: its parts are dropped and the asset is deleted.
+#[server(input = Json, endpoint = "abort_multipart")]
+pub async fn abort_multipart(id: AssetId) -> Result<(), ErrorBody> {
+    port()?.abort_upload(id).await
 }
 
 /// The signed-in user, if any.

@@ -46,9 +46,22 @@ pub struct Config {
     #[arg(long, env = "ASSETS_BUCKET", default_value = "assets")]
     pub bucket: String,
 
-    /// Largest upload a client may declare, in bytes (S3's single-PUT limit is 5 GiB).
-    #[arg(long, env = "ASSETS_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
+    /// Largest upload a client may declare, in bytes (S3's object limit, 5 TiB; a single PUT
+    /// carries at most 5 GiB, bigger uploads go in parts).
+    #[arg(long, env = "ASSETS_MAX_UPLOAD_BYTES", default_value_t = app::model::MAX_OBJECT_SIZE,
+          value_parser = clap::value_parser!(u64).range(1..=app::model::MAX_OBJECT_SIZE))]
     pub max_upload_bytes: u64,
+
+    /// Uploads declared at least this big (bytes) go in parts unless the client asks otherwise.
+    #[arg(long, env = "ASSETS_MULTIPART_THRESHOLD", default_value_t = 64 << 20,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub multipart_threshold: u64,
+
+    /// Part size of multipart uploads in bytes (5 MiB..=5 GiB, rounded up to whole MiB; raised
+    /// for objects that would need more than 10,000 parts).
+    #[arg(long, env = "ASSETS_PART_SIZE", default_value_t = 16 << 20,
+          value_parser = clap::value_parser!(u64).range(app::model::MIN_PART_SIZE..=app::model::MAX_PART_SIZE))]
+    pub part_size: u64,
 
     /// Lifetime of upload URLs in seconds (1..=604800).
     #[arg(long, env = "ASSETS_UPLOAD_URL_TTL", default_value_t = 3600,

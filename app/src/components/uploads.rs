@@ -193,6 +193,8 @@ fn start_upload(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) 
             filename: Some(file.name()),
             content_type,
             size: Some(file.size() as u64),
+            // Parts come with the multipart uploader; until then, one PUT.
+            multipart: Some(false),
             ..Default::default()
         };
         let status = match create_upload(new).await {
@@ -246,7 +248,7 @@ async fn finish_upload(end: UploadEnd, id: AssetId, item: UploadItem) -> UploadS
 /// the whole reply so the headers' type is named only by `browser::upload`.
 async fn put_file(created: &CreatedAsset, file: &web_sys::File, item: UploadItem) -> UploadEnd {
     browser::upload(
-        &created.upload_url,
+        created.upload_url.as_deref().unwrap_or_default(),
         &created.upload_headers,
         file,
         move |sent, total| {

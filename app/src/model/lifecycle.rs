@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
+use super::multipart::MultipartUpload;
 use super::upload::Checksum;
 use super::{InvalidInput, shorten};
 
@@ -93,6 +94,8 @@ impl AssetState {
             (Created, MarkUploaded) => Err(Refused::NotReceived),
             (Uploaded, Download) => Ok(Uploaded),
             (Created | Received, Download) => Err(Refused::NotUploaded),
+            (Created, SendParts) => Ok(Created),
+            (Received | Uploaded, SendParts) => Err(Refused::UploadComplete),
         }
     }
 
@@ -144,6 +147,8 @@ pub enum Action {
     MarkUploaded,
     /// Soft delete.
     SoftDelete,
+    /// Work on a multipart upload's parts: sign, list, complete or abort them.
+    SendParts,
     /// Hand out a download URL (no state change, but only for uploaded assets).
     Download,
 }
@@ -159,6 +164,12 @@ pub enum Refused {
     NotUploaded,
     #[error("the stored object does not match the declared size or checksum")]
     ContentMismatch,
+    #[error("the upload is complete; its parts can no longer change")]
+    UploadComplete,
+    #[error("the asset is uploaded with a single PUT, not in parts")]
+    NotMultipart,
+    #[error("object storage no longer has this upload (aborted or expired)")]
+    UploadGone,
 }
 
 /// One asset record. Field names follow the original example (`asset_id`, `createdAt`, ...).
@@ -182,9 +193,13 @@ pub struct Asset {
     pub size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
-    /// The checksum the client declared; storage verified it on upload.
+    /// The checksum the client declared; storage verified it on upload. For a multipart upload
+    /// with part checksums: the SHA-256 of the parts' SHA-256s (storage reports it with `-N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Checksum>,
+    /// Present when the upload goes in parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartUpload>,
     /// Bumped by every write; stores use it for conditional writes.
     #[serde(skip)]
     pub version: u64,
@@ -201,7 +216,11 @@ mod tests {
 
     #[test]
     fn every_state_and_action_pair_has_the_expected_outcome() {
-        let expected: [(AssetState, Action, Result<AssetState, Refused>); 16] = [
+        let expected: [(AssetState, Action, Result<AssetState, Refused>); 20] = [
+            (Created, SendParts, Ok(Created)),
+            (Received, SendParts, Err(Refused::UploadComplete)),
+            (Uploaded, SendParts, Err(Refused::UploadComplete)),
+            (Deleted, SendParts, Err(Refused::Deleted)),
             (Created, ObjectArrived, Ok(Received)),
             (Created, MarkUploaded, Err(Refused::NotReceived)),
             (Created, SoftDelete, Ok(Deleted)),
@@ -293,6 +312,7 @@ mod tests {
             size: Some(5),
             etag: None,
             checksum: None,
+            multipart: None,
             version: 3,
             sequencer: Some("00A".into()),
         };

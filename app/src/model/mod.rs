@@ -1,11 +1,13 @@
 //! The domain, in pure code: no I/O, compiles to wasm, tested without a server.
 //! - `lifecycle`: what an asset is, its states, and which moves it may make;
 //! - `upload`: what a client may declare for an upload (validation, checksums, URL lifetimes);
+//! - `multipart`: uploads in parts (S3's part rules, part URLs, listing and completing parts);
 //! - `auth`: users, API keys and who a request acts as;
 //! - `wire`: the requests and replies of the REST API and the server functions, errors included.
 
 mod auth;
 mod lifecycle;
+mod multipart;
 mod upload;
 mod wire;
 
@@ -15,6 +17,12 @@ pub use auth::{
     validate_user_name,
 };
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
+pub use multipart::{
+    CompleteUpload, CompletedPart, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS,
+    MAX_PARTS_PER_REQUEST, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE, MultipartUpload, PartToSign,
+    PartUrl, PartUrls, SignParts, UploadedPart, UploadedParts, bare_etag, check_part_number,
+    part_size_for,
+};
 pub use upload::{
     Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,
     validate_filename, whole_number,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::multipart::MAX_SINGLE_PUT_SIZE;
 use super::{InvalidInput, shorten};
 
 /// Longest filename we keep (bytes, as most filesystems allow).
@@ -58,6 +59,15 @@ pub struct NewAsset {
         schema(pattern = "^([0-9a-fA-F]{32}|[A-Za-z0-9+/]{21}[AQgw]==)$")
     )]
     pub md5: Option<String>,
+    /// Upload in parts (`true`), as one `PUT` (`false`), or let the server decide (absent):
+    /// parts when the declared size is at or above its threshold and no whole-object checksum
+    /// is declared. A single `PUT` carries at most 5 GiB.
+    #[serde(default)]
+    pub multipart: Option<bool>,
+    /// Multipart only: each part's SHA-256 will be given when its URL is signed, and storage
+    /// checks every part against it.
+    #[serde(default)]
+    pub part_sha256: bool,
 }
 
 impl NewAsset {
@@ -78,6 +88,34 @@ impl NewAsset {
             )));
         }
         Ok(())
+    }
+
+    /// Whether this upload goes in parts: as asked, else when the declared size reaches
+    /// `threshold`. A whole-object checksum cannot be checked by storage on a multipart upload
+    /// (declare `part_sha256` instead), and a single `PUT` cannot carry more than 5 GiB.
+    pub fn is_multipart(&self, threshold: u64) -> Result<bool, InvalidInput> {
+        let whole_checksum = self.sha256.is_some() || self.md5.is_some();
+        let size = self.size.unwrap_or(0);
+        let multipart = self
+            .multipart
+            .unwrap_or(size >= threshold && !whole_checksum || size > MAX_SINGLE_PUT_SIZE);
+        if multipart && whole_checksum {
+            return Err(InvalidInput::new(
+                "a multipart upload is checked part by part: declare part_sha256 instead of a \
+                 whole-object sha256 or md5",
+            ));
+        }
+        if !multipart && size > MAX_SINGLE_PUT_SIZE {
+            return Err(InvalidInput::new(format!(
+                "a single PUT carries at most {MAX_SINGLE_PUT_SIZE} bytes: upload in parts"
+            )));
+        }
+        if !multipart && self.part_sha256 {
+            return Err(InvalidInput::new(
+                "part_sha256 applies to multipart uploads only",
+            ));
+        }
+        Ok(multipart)
     }
 }
 
@@ -471,5 +509,60 @@ mod tests {
             ..Default::default()
         };
         assert!(both.validate(100).is_err());
+    }
+
+    #[test]
+    fn big_uploads_go_in_parts_unless_that_cannot_be_checked() {
+        let threshold = 64 << 20;
+        let new = |size: u64, multipart: Option<bool>, sha256: bool, part_sha256: bool| NewAsset {
+            size: Some(size),
+            multipart,
+            sha256: sha256.then(|| "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=".into()),
+            part_sha256,
+            ..Default::default()
+        };
+        assert_eq!(
+            new(10, None, false, false).is_multipart(threshold),
+            Ok(false)
+        );
+        assert_eq!(
+            new(threshold, None, false, false).is_multipart(threshold),
+            Ok(true)
+        );
+        assert_eq!(
+            new(10, Some(true), false, true).is_multipart(threshold),
+            Ok(true)
+        );
+        assert_eq!(
+            new(threshold, Some(false), false, false).is_multipart(threshold),
+            Ok(false)
+        );
+        // A declared whole-object checksum keeps a mid-size upload a single PUT...
+        assert_eq!(
+            new(threshold, None, true, false).is_multipart(threshold),
+            Ok(false)
+        );
+        // ...but cannot ride on parts, and a single PUT stops at 5 GiB.
+        assert!(
+            new(10, Some(true), true, false)
+                .is_multipart(threshold)
+                .is_err()
+        );
+        assert!(
+            new(6 << 30, None, true, false)
+                .is_multipart(threshold)
+                .is_err()
+        );
+        assert!(
+            new(6 << 30, Some(false), false, false)
+                .is_multipart(threshold)
+                .is_err()
+        );
+        assert!(
+            new(10, Some(false), false, true)
+                .is_multipart(threshold)
+                .is_err()
+        );
+        assert_eq!(NewAsset::default().is_multipart(threshold), Ok(false));
     }
 }

@@ -13,12 +13,19 @@ use super::{Asset, AssetId, AssetState, UrlLifetime};
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedAsset {
     pub id: AssetId,
-    pub upload_url: String,
-    /// Always `PUT`.
-    pub method: String,
+    /// Where to `PUT` the bytes. Absent for a multipart upload (`asset.multipart` is set): sign
+    /// its parts with `POST /assets/{id}/multipart/part-urls` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_url: Option<String>,
+    /// `PUT` with `upload_url`; absent for a multipart upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// Headers the client must send with the upload, exactly as listed: lowercase names to
     /// values, ready for `fetch(url, {method, headers})` or `requests.put(url, headers=...)`.
+    /// Empty for a multipart upload (each part URL has its own).
     pub upload_headers: BTreeMap<String, String>,
+    /// When `upload_url` expires (for a multipart upload: when an upload not touched since
+    /// counts as abandoned and may be cleaned up).
     pub expires_at: DateTime<Utc>,
     pub asset: Asset,
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use app::api::{AssetPort, AuthPort, SharedAuthPort, SharedPort};
 use app::model::{
-    ApiKeyInfo, Asset, AssetId, AssetPage, CreatedApiKey, CreatedAsset, DownloadLink, ErrorBody,
-    ListQuery, NewApiKey, NewAsset, Principal, SignInForm, UrlLifetime,
+    ApiKeyInfo, Asset, AssetId, AssetPage, CompleteUpload, CreatedApiKey, CreatedAsset,
+    DownloadLink, ErrorBody, ListQuery, NewApiKey, NewAsset, PartUrls, Principal, SignInForm,
+    SignParts, UploadedParts, UrlLifetime,
 };
 use app::{App, shell};
 use axum::Router;
@@ -81,6 +82,24 @@ impl AssetPort for DashboardPort {
     }
     async fn delete(&self, id: AssetId) -> Result<(), ErrorBody> {
         self.service.delete(&who()?, id).await.map_err(body)
+    }
+    async fn sign_parts(&self, id: AssetId, parts: SignParts) -> Result<PartUrls, ErrorBody> {
+        let who = who()?;
+        self.service.sign_parts(&who, id, parts).await.map_err(body)
+    }
+    async fn list_parts(&self, id: AssetId) -> Result<UploadedParts, ErrorBody> {
+        self.service.list_parts(&who()?, id).await.map_err(body)
+    }
+    async fn complete_upload(
+        &self,
+        id: AssetId,
+        parts: CompleteUpload,
+    ) -> Result<Asset, ErrorBody> {
+        let who = who()?;
+        self.service.complete(&who, id, parts).await.map_err(body)
+    }
+    async fn abort_upload(&self, id: AssetId) -> Result<(), ErrorBody> {
+        self.service.abort(&who()?, id).await.map_err(body)
     }
 }
 

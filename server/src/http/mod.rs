@@ -1,6 +1,6 @@
 //! The HTTP edge: everything that speaks HTTP to clients, thin over the service.
 //! - `error`: the one error mapping; `extract`: typed input with the API's errors;
-//! - `assets`: the REST API; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
+//! - `assets`: the REST API; `multipart`: its uploads in parts; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
 //!   server functions;
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
 //!   security headers, in front of everything;
@@ -16,6 +16,7 @@ mod error;
 mod extract;
 mod limits;
 mod metrics;
+mod multipart;
 mod notifications;
 mod observe;
 mod openapi;
@@ -118,6 +119,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     // Every REST route is added here, with its documentation (`openapi`).
     let (api, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(assets::routes())
+        .merge(multipart::routes())
         .merge(notifications::routes())
         .merge(metrics::routes())
         .routes(routes!(healthz))

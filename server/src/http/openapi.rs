@@ -4,8 +4,9 @@
 //! REST route cannot exist without its entry here.
 
 use app::model::{
-    Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset, DownloadLink,
-    ErrorBody, ErrorCode, NewAsset, StatusReply,
+    Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CompleteUpload,
+    CompletedPart, CreatedAsset, DownloadLink, ErrorBody, ErrorCode, MultipartUpload, NewAsset,
+    PartToSign, PartUrl, PartUrls, SignParts, StatusReply, UploadedPart, UploadedParts,
 };
 use bytes::Bytes;
 use utoipa::openapi::path::Operation;
@@ -33,6 +34,7 @@ use super::AppState;
     ),
     tags(
         (name = "assets", description = "Uploads, downloads, listing and deletion"),
+        (name = "multipart", description = "Uploads in parts: sign part URLs, list what arrived (to resume), complete, abort"),
         (name = "assets (alias)", description = "`/asset`, the original example's path: the same operations"),
         (name = "events", description = "S3 event notifications from object storage"),
         (name = "health", description = "Probes for load balancers and orchestrators"),
@@ -40,7 +42,9 @@ use super::AppState;
     ),
     components(
         schemas(Asset, AssetId, AssetState, AssetPage, Checksum, ChecksumAlgorithm, CreatedAsset,
-            DownloadLink, ErrorBody, ErrorCode, NewAsset, StatusReply),
+            DownloadLink, ErrorBody, ErrorCode, NewAsset, StatusReply, MultipartUpload, SignParts,
+            PartToSign, PartUrl, PartUrls, UploadedPart, UploadedParts, CompleteUpload,
+            CompletedPart),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge,
             RateLimited, Unavailable),
     ),

@@ -1,9 +1,12 @@
-//! Object storage through `aws-sdk-s3`: presigned PUT/GET URLs and HEAD. The same code talks to
+//! Object storage through `aws-sdk-s3`: presigned PUT/GET URLs and HEAD; `multipart`: uploads
+//! in parts. The same code talks to
 //! the embedded endpoint and to any S3 API; only the endpoint and credentials differ.
 
 mod disposition;
+mod multipart;
 
 pub use disposition::attachment_disposition;
+pub use multipart::{Completion, PartToComplete};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -3,12 +3,14 @@
 //! store conditionally.
 //! - this file: create, read, list, download, mark uploaded, delete; the conditional-write loop;
 //! - `reads`: listing pages and download links;
+//! - `multipart`: uploads in parts (sign, list, complete, abort);
 //! - `object_events`: applying what object storage reports, and the embedded endpoint's consumer;
 //! - `reconcile`: the sweep that repairs what lost events left behind;
 //! - `counts`: assets by state, for metrics.
 
 pub mod auth;
 mod counts;
+mod multipart;
 mod object_events;
 mod reads;
 mod reconcile;
@@ -71,8 +73,13 @@ pub struct Policy {
     pub upload_url_ttl: UrlLifetime,
     /// A CREATED asset is worth a HEAD by the reconciler once it is this old.
     pub stale_after: TimeDelta,
-    /// A CREATED asset with no object expires this long after its upload URL did.
+    /// A CREATED asset with no object expires this long after its upload URL did (a multipart
+    /// one: after its last part arrived).
     pub abandoned_after: TimeDelta,
+    /// Uploads declared at least this big go in parts (unless the client says otherwise).
+    pub multipart_threshold: u64,
+    /// The part size multipart uploads use (raised for objects that need more than 10,000).
+    pub part_size: u64,
 }
 
 #[derive(Clone)]
@@ -122,21 +129,28 @@ impl Service {
         who: &Principal,
         new: NewAsset,
     ) -> Result<CreatedAsset, ServiceError> {
-        new.validate(self.inner.policy.max_upload_bytes)?;
+        let policy = &self.inner.policy;
+        new.validate(policy.max_upload_bytes)?;
+        let multipart = new.is_multipart(policy.multipart_threshold)?;
         let now = Utc::now();
         let id = AssetId::from_uuid(uuid::Uuid::now_v7());
         let checksum = new.checksum()?;
-        let terms = UploadTerms {
-            content_type: new.content_type.clone(),
-            size: new.size,
-            checksum: checksum.clone(),
+        let (presigned, multipart) = if multipart {
+            (None, Some(self.start_multipart(id, &new).await?))
+        } else {
+            let terms = UploadTerms {
+                content_type: new.content_type.clone(),
+                size: new.size,
+                checksum: checksum.clone(),
+            };
+            let presigned = self
+                .inner
+                .objects
+                .presign_put(id, &terms, policy.upload_url_ttl)
+                .await
+                .map_err(ServiceError::Unavailable)?;
+            (Some(presigned), None)
         };
-        let presigned = self
-            .inner
-            .objects
-            .presign_put(id, &terms, self.inner.policy.upload_url_ttl)
-            .await
-            .map_err(ServiceError::Unavailable)?;
         let asset = Asset {
             asset_id: id,
             state: AssetState::Created,
@@ -148,19 +162,46 @@ impl Service {
             size: new.size,
             etag: None,
             checksum,
+            multipart,
             version: 1,
             sequencer: None,
         };
-        self.store().insert(&asset).await?;
-        crate::meters::upload_url_issued();
-        info!(asset_id = %id, owner = %asset.owner, state = %asset.state, "asset created");
-        Ok(CreatedAsset {
-            id,
-            upload_url: presigned.url,
-            method: "PUT".into(),
-            upload_headers: presigned.headers,
-            expires_at: presigned.expires_at,
-            asset,
+        if let Err(err) = self.store().insert(&asset).await {
+            if let Some(upload) = &asset.multipart {
+                // Nothing refers to the storage upload now; the bucket's lifecycle rule ends it
+                // if this fails too.
+                let _ = self
+                    .inner
+                    .objects
+                    .abort_multipart(id, &upload.upload_id)
+                    .await;
+            }
+            return Err(err.into());
+        }
+        info!(asset_id = %id, owner = %asset.owner, state = %asset.state,
+              multipart = asset.multipart.is_some(), "asset created");
+        Ok(match presigned {
+            Some(presigned) => {
+                crate::meters::upload_url_issued();
+                CreatedAsset {
+                    id,
+                    upload_url: Some(presigned.url),
+                    method: Some("PUT".into()),
+                    upload_headers: presigned.headers,
+                    expires_at: presigned.expires_at,
+                    asset,
+                }
+            }
+            None => CreatedAsset {
+                id,
+                upload_url: None,
+                method: None,
+                upload_headers: Default::default(),
+                expires_at: now
+                    + TimeDelta::seconds(policy.upload_url_ttl.secs() as i64)
+                    + policy.abandoned_after,
+                asset,
+            },
         })
     }
 
@@ -347,6 +388,14 @@ fn record_object(asset: &mut Asset, object: &ObjectInfo) {
 /// Whether the stored object has the size and checksum the client declared (when it did).
 fn matches_declared(asset: &Asset, object: &ObjectInfo) -> Result<bool, ServiceError> {
     let size_ok = asset.size.is_none_or(|size| size == object.size);
+    if let Some(upload) = &asset.multipart {
+        // Storage reports the parts' composite checksum; without part checksums there is none.
+        let checksum_ok = match upload.composite_sha256(asset.checksum.as_ref()) {
+            Some(expected) => object.sha256.as_deref() == Some(expected.as_str()),
+            None => asset.checksum.is_none(),
+        };
+        return Ok(size_ok && checksum_ok);
+    }
     let checksum_ok = match &asset.checksum {
         None => true,
         Some(Checksum {

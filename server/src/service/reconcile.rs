@@ -1,10 +1,11 @@
 //! The reconciler: events get lost, so storage is asked directly. A stale `CREATED` asset whose
 //! object exists becomes `RECEIVED`; one whose upload URL expired more than `abandoned_after`
-//! ago with no object is removed. Every write is conditional, so a sweep racing an event or a
+//! ago with no object is removed (a multipart one: its parts aborted, once no part arrived for
+//! that long). Every write is conditional, so a sweep racing an event or a
 //! client changes nothing twice.
 
-use app::model::{Action, AssetState};
-use chrono::{TimeDelta, Utc};
+use app::model::{Action, Asset, AssetState};
+use chrono::{DateTime, TimeDelta, Utc};
 use tracing::info;
 
 use super::{Service, ServiceError, Transition, conflict, record_object};
@@ -83,6 +84,11 @@ impl Service {
                             Err(err) => return Err(err),
                         }
                     }
+                    None if asset.multipart.is_some() => {
+                        if self.end_abandoned_upload(asset, abandoned_before).await? {
+                            report.expired += 1;
+                        }
+                    }
                     None if asset.created_at <= abandoned_before => {
                         match self.store().remove(id, asset.version).await {
                             Ok(()) => {
@@ -102,5 +108,46 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// A multipart upload is abandoned once nothing arrived for it (no part, or its last part)
+    /// since `abandoned_before`: its parts are aborted, then its record removed. Whether this
+    /// call ended it.
+    async fn end_abandoned_upload(
+        &self,
+        asset: &Asset,
+        abandoned_before: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let Some(upload) = &asset.multipart else {
+            return Ok(false);
+        };
+        let id = asset.asset_id;
+        let objects = &self.inner.objects;
+        let parts = objects
+            .list_parts(id, &upload.upload_id)
+            .await
+            .map_err(ServiceError::Unavailable)?;
+        let last_activity = parts
+            .iter()
+            .flatten()
+            .map(|part| part.last_modified)
+            .max()
+            .unwrap_or(asset.created_at)
+            .max(asset.created_at);
+        if last_activity > abandoned_before {
+            return Ok(false);
+        }
+        objects
+            .abort_multipart(id, &upload.upload_id)
+            .await
+            .map_err(ServiceError::Unavailable)?;
+        match self.store().remove(id, asset.version).await {
+            Ok(()) => {
+                info!(asset_id = %id, "reconciler: abandoned multipart upload aborted");
+                Ok(true)
+            }
+            Err(StoreError::Conflict) => Ok(false), // it moved on meanwhile
+            Err(err) => Err(err.into()),
+        }
     }
 }

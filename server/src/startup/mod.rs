@@ -267,6 +267,8 @@ fn policy(config: &Config) -> Policy {
         upload_url_ttl: config.upload_url_ttl(),
         stale_after: config.reconcile_stale_after(),
         abandoned_after: config.abandoned_after(),
+        multipart_threshold: config.multipart_threshold,
+        part_size: config.part_size,
     }
 }
 

@@ -34,6 +34,7 @@ fn new_asset(created_offset_us: i64) -> Asset {
             )
             .unwrap(),
         ),
+        multipart: None,
         version: 1,
         sequencer: None,
     }
@@ -170,6 +171,31 @@ macro_rules! store_contract {
                 ));
                 let unknown = AssetId::from_uuid(uuid::Uuid::new_v4());
                 assert_eq!(store.get(unknown).await.unwrap(), None);
+            }
+
+            #[tokio::test]
+            async fn multipart_uploads_are_kept_and_updated() {
+                let (store, _guard) = $make;
+                let mut asset = new_asset(0);
+                asset.multipart = Some(app::model::MultipartUpload {
+                    upload_id: "2~upload/id+with=odd chars".into(),
+                    part_size: 16 << 20,
+                    part_sha256: true,
+                    parts: None,
+                });
+                store.insert(&asset).await.unwrap();
+                assert_eq!(
+                    store.get(asset.asset_id).await.unwrap(),
+                    Some(normalized(asset.clone()))
+                );
+                let mut next = asset.clone();
+                next.version += 1;
+                if let Some(upload) = &mut next.multipart {
+                    upload.parts = Some(7);
+                }
+                store.update(&asset, &next).await.unwrap();
+                let stored = store.get(asset.asset_id).await.unwrap().unwrap();
+                assert_eq!(stored.multipart.and_then(|m| m.parts), Some(7));
             }
 
             #[tokio::test]

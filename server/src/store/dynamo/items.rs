@@ -57,7 +57,7 @@ pub(super) fn to_item(asset: &Asset, expires_at: Option<i64>) -> HashMap<String,
     item
 }
 
-pub(super) fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 6] {
+pub(super) fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 7] {
     [
         ("filename", asset.filename.clone().map(s)),
         ("content_type", asset.content_type.clone().map(s)),
@@ -67,6 +67,15 @@ pub(super) fn optional_fields(asset: &Asset) -> [(&'static str, Option<Attribute
         (
             "checksum",
             asset.checksum.as_ref().map(|c| s(c.to_tagged())),
+        ),
+        (
+            "multipart",
+            // Serializing plain strings and numbers cannot fail.
+            asset
+                .multipart
+                .as_ref()
+                .and_then(|m| serde_json::to_string(m).ok())
+                .map(s),
         ),
     ]
 }
@@ -111,6 +120,10 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Asset,
             .map(|c| Checksum::from_tagged(&c))
             .transpose()
             .map_err(|e| bad(&format!("checksum: {e}")))?,
+        multipart: text("multipart")
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| bad(&format!("multipart: {e}")))?,
     })
 }
 

@@ -150,7 +150,10 @@ impl AssetStore for DynamoStore {
                 asset.asset_id
             )));
         }
-        let expires = (asset.state == AssetState::Created).then(|| self.expires_at(asset));
+        // A multipart upload may run for days: the reconciler, which sees its parts arrive,
+        // ends it (aborting the parts), never the table's TTL.
+        let expires = (asset.state == AssetState::Created && asset.multipart.is_none())
+            .then(|| self.expires_at(asset));
         let result = self
             .client
             .put_item()

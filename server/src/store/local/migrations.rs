@@ -59,8 +59,13 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_expiry ON sessions (expires_us);
 ";
 
+/// Version 3: multipart uploads (`MultipartUpload` as JSON: upload id, part size, ...).
+const V3: &str = "
+ALTER TABLE assets ADD COLUMN multipart TEXT;
+";
+
 /// Step `i` brings the file to version `i + 1`. Append only; never edit a released step.
-const STEPS: [&str; 2] = [V1, V2];
+const STEPS: [&str; 3] = [V1, V2, V3];
 
 /// The version this release writes.
 pub const CURRENT: i64 = STEPS.len() as i64;

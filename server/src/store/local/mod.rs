@@ -148,10 +148,25 @@ fn asset_from_row(row: &Row<'_>) -> rusqlite::Result<Asset> {
             .map(|c| Checksum::from_tagged(&c))
             .transpose()
             .map_err(|e| bad(10, &e.message))?,
+        multipart: row
+            .get::<_, Option<String>>(12)?
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| bad(12, &format!("multipart: {e}")))?,
     })
 }
 
-const COLUMNS: &str = "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum, owner";
+/// The record's multipart upload, as stored (JSON).
+fn multipart_column(asset: &Asset) -> Result<Option<String>, StoreError> {
+    asset
+        .multipart
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Unavailable(e.into()))
+}
+
+const COLUMNS: &str = "id, state, created_us, updated_us, filename, content_type, size, etag, version, sequencer, checksum, owner, multipart";
 
 #[async_trait]
 impl AssetStore for LocalStore {
@@ -160,11 +175,12 @@ impl AssetStore for LocalStore {
             return Err(unowned(asset.asset_id));
         }
         let a = asset.clone();
+        let multipart = multipart_column(&a)?;
         self.write_grouped(move |conn| {
             let inserted = conn
                 .execute(
                     &format!(
-                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                          ON CONFLICT (id) DO NOTHING"
                     ),
                     params![
@@ -180,6 +196,7 @@ impl AssetStore for LocalStore {
                         a.sequencer,
                         a.checksum.as_ref().map(Checksum::to_tagged),
                         a.owner,
+                        multipart,
                     ],
                 )
                 .map_err(unavailable)?;
@@ -199,12 +216,14 @@ impl AssetStore for LocalStore {
 
     async fn update(&self, current: &Asset, next: &Asset) -> Result<(), StoreError> {
         let a = next.clone();
+        let multipart = multipart_column(&a)?;
         let (expected_version, expected_state) = (current.version, current.state.as_str());
         self.write_grouped(move |conn| {
             let changed = conn
                 .prepare_cached(
                     "UPDATE assets SET state = ?2, updated_us = ?3, filename = ?4, content_type = ?5,
-                         size = ?6, etag = ?7, version = ?8, sequencer = ?9, checksum = ?12
+                         size = ?6, etag = ?7, version = ?8, sequencer = ?9, checksum = ?12,
+                         multipart = ?13
                      WHERE id = ?1 AND version = ?10 AND state = ?11",
                 )
                 .and_then(|mut stmt| {
@@ -221,6 +240,7 @@ impl AssetStore for LocalStore {
                         expected_version as i64,
                         expected_state,
                         a.checksum.as_ref().map(Checksum::to_tagged),
+                        multipart,
                     ])
                 })
                 .map_err(unavailable)?;
