@@ -64,8 +64,8 @@ pub struct NewAsset {
     /// is declared. A single `PUT` carries at most 5 GiB.
     #[serde(default)]
     pub multipart: Option<bool>,
-    /// Multipart only: each part's SHA-256 will be given when its URL is signed, and storage
-    /// checks every part against it.
+    /// If the upload goes in parts: each part's SHA-256 will be given when its URL is signed,
+    /// and storage checks every part against it. Refused with `multipart: false`.
     #[serde(default)]
     pub part_sha256: bool,
 }
@@ -110,7 +110,8 @@ impl NewAsset {
                 "a single PUT carries at most {MAX_SINGLE_PUT_SIZE} bytes: upload in parts"
             )));
         }
-        if !multipart && self.part_sha256 {
+        // Left to the server, `part_sha256` says what the client will do if it goes in parts.
+        if self.multipart == Some(false) && self.part_sha256 {
             return Err(InvalidInput::new(
                 "part_sha256 applies to multipart uploads only",
             ));
