@@ -295,3 +295,88 @@ async fn multipart_uploads_work_against_dynamodb_and_s3() {
         .unwrap();
     assert!(uploads.uploads().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_aws_makes_the_bucket_ready_for_browser_multipart_uploads() {
+    let moto = Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    let bucket = app.created_bucket();
+    let s3 = moto.s3();
+    // A browser must read each part's ETag to complete the upload.
+    let cors = s3.get_bucket_cors().bucket(&bucket).send().await.unwrap();
+    assert!(
+        cors.cors_rules()[0]
+            .expose_headers()
+            .iter()
+            .any(|h| h == "ETag")
+    );
+    let abort_days = |rules: &[aws_sdk_s3::types::LifecycleRule]| {
+        rules
+            .iter()
+            .find(|r| r.id() == Some(server::provision::ABORT_RULE_ID))
+            .and_then(|r| {
+                r.abort_incomplete_multipart_upload()?
+                    .days_after_initiation()
+            })
+    };
+    let rules = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(abort_days(rules.rules()), Some(1));
+
+    // The operator's own rules survive running init-aws again.
+    let mut kept = rules.rules().to_vec();
+    kept.push(
+        aws_sdk_s3::types::LifecycleRule::builder()
+            .id("operator-rule")
+            .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+            .filter(
+                aws_sdk_s3::types::LifecycleRuleFilter::builder()
+                    .prefix("logs/")
+                    .build(),
+            )
+            .expiration(
+                aws_sdk_s3::types::LifecycleExpiration::builder()
+                    .days(30)
+                    .build(),
+            )
+            .build()
+            .unwrap(),
+    );
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .lifecycle_configuration(
+            aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
+                .set_rules(Some(kept))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .envs(Moto::ENV)
+        .args(moto.flags(&bucket))
+        .args(["--data-dir", app.data_dir.to_str().unwrap()])
+        .args(["init-aws", "--abort-incomplete-after-days", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rules = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(abort_days(rules.rules()), Some(3));
+    assert!(
+        rules
+            .rules()
+            .iter()
+            .any(|r| r.id() == Some("operator-rule"))
+    );
+    assert_eq!(rules.rules().len(), 2);
+}
