@@ -170,6 +170,18 @@ pub enum Refused {
     NotMultipart,
     #[error("object storage no longer has this upload (aborted or expired)")]
     UploadGone,
+    #[error("this upload checks every part: give each part's sha256")]
+    PartChecksumRequired,
+    #[error("this upload was started without part_sha256: parts carry no checksum")]
+    PartChecksumUnexpected,
+    #[error("part {0} was not uploaded")]
+    PartMissing(u32),
+    #[error("part {0}: the ETag given is not the stored part's (uploaded again since?)")]
+    PartChanged(u32),
+    #[error("part {0} is under 5 MiB and not the last: S3 refuses such parts")]
+    PartTooSmall(u32),
+    #[error("part {0} was stored without its sha256")]
+    PartUnchecked(u32),
 }
 
 /// One asset record. Field names follow the original example (`asset_id`, `createdAt`, ...).

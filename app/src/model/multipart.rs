@@ -1,12 +1,12 @@
 //! Multipart uploads: how a big upload is cut into parts (S3's rules), what the record keeps
 //! about it, and the requests and replies of signing, listing and completing parts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use super::upload::{Checksum, ChecksumAlgorithm};
+use super::upload::{Checksum, ChecksumAlgorithm, whole_number};
 use super::{InvalidInput, shorten};
 
 /// S3's rules: every part but the last at least 5 MiB, at most 5 GiB; part numbers 1..=10,000;
@@ -81,6 +81,7 @@ pub struct SignParts {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartToSign {
+    #[serde(deserialize_with = "part_number")]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10000))]
     pub part_number: u32,
     /// The part's SHA-256 (hex or base64): required when the upload has `part_sha256`, refused
@@ -94,30 +95,27 @@ pub struct PartToSign {
 }
 
 impl SignParts {
-    /// The part numbers in ascending order with their parsed checksums; duplicates, numbers
-    /// out of 1..=10,000 and too many parts are refused.
-    pub fn validate(&self) -> Result<BTreeMap<u32, Option<Checksum>>, InvalidInput> {
+    /// The part numbers with their parsed checksums, in the order asked; numbers out of
+    /// 1..=10,000 and more than 100 parts are refused. (A part asked for twice gets two URLs:
+    /// signing changes nothing.)
+    pub fn validate(&self) -> Result<Vec<(u32, Option<Checksum>)>, InvalidInput> {
         if self.parts.is_empty() || self.parts.len() > MAX_PARTS_PER_REQUEST {
             return Err(InvalidInput::new(format!(
                 "ask for 1..={MAX_PARTS_PER_REQUEST} parts at a time"
             )));
         }
-        let mut parts = BTreeMap::new();
-        for part in &self.parts {
-            check_part_number(part.part_number)?;
-            let checksum = part
-                .sha256
-                .as_deref()
-                .map(|digest| Checksum::parse(ChecksumAlgorithm::Sha256, digest))
-                .transpose()?;
-            if parts.insert(part.part_number, checksum).is_some() {
-                return Err(InvalidInput::new(format!(
-                    "part {} is listed twice",
-                    part.part_number
-                )));
-            }
-        }
-        Ok(parts)
+        self.parts
+            .iter()
+            .map(|part| {
+                check_part_number(part.part_number)?;
+                let checksum = part
+                    .sha256
+                    .as_deref()
+                    .map(|digest| Checksum::parse(ChecksumAlgorithm::Sha256, digest))
+                    .transpose()?;
+                Ok((part.part_number, checksum))
+            })
+            .collect()
     }
 }
 
@@ -178,6 +176,7 @@ pub struct CompleteUpload {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompletedPart {
+    #[serde(deserialize_with = "part_number")]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10000))]
     pub part_number: u32,
     /// The part upload's `ETag` reply header, quoted or not.
@@ -189,29 +188,37 @@ pub struct CompletedPart {
 }
 
 impl CompleteUpload {
-    /// The parts as (number, ETag without quotes), checked: 1..=10,000 parts in strictly
-    /// ascending order, each ETag printable.
+    /// The parts as (number, ETag without quotes) in ascending order, checked: 1..=10,000
+    /// parts, each ETag printable.
     pub fn validate(&self) -> Result<Vec<(u32, String)>, InvalidInput> {
         if self.parts.is_empty() || self.parts.len() > MAX_PARTS as usize {
             return Err(InvalidInput::new(format!(
                 "list 1..={MAX_PARTS} parts to complete an upload"
             )));
         }
-        let mut seen = BTreeSet::new();
-        let mut last = 0;
-        let mut parts = Vec::with_capacity(self.parts.len());
-        for part in &self.parts {
-            check_part_number(part.part_number)?;
-            if part.part_number <= last || !seen.insert(part.part_number) {
-                return Err(InvalidInput::new(
-                    "parts must be listed in ascending order of part number, each once",
-                ));
-            }
-            last = part.part_number;
-            parts.push((part.part_number, bare_etag(&part.etag)?));
-        }
+        let mut parts = self
+            .parts
+            .iter()
+            .map(|part| {
+                check_part_number(part.part_number)?;
+                Ok((part.part_number, bare_etag(&part.etag)?))
+            })
+            .collect::<Result<Vec<_>, InvalidInput>>()?;
+        // A part listed twice alike is listed once; twice with two ETags, at most one of them
+        // can be the stored part's, which the check against storage refuses.
+        parts.sort();
+        parts.dedup();
         Ok(parts)
     }
+}
+
+/// A part number as JSON may carry it (`3` or `3.0`).
+fn part_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = whole_number(deserializer)?
+        .ok_or_else(|| serde::de::Error::custom("part_number must be a number"))?;
+    u32::try_from(number).map_err(|_| {
+        serde::de::Error::custom(format!("part number {number} is out of range (1..=10000)"))
+    })
 }
 
 /// An ETag without its quotes; empty, overlong or non-printable ones are refused.
@@ -278,7 +285,8 @@ mod tests {
                 .collect(),
         };
         assert_eq!(sign(&[3, 1]).validate().unwrap().len(), 2);
-        for bad in [&[][..], &[0], &[10_001], &[2, 2]] {
+        assert_eq!(sign(&[2, 2]).validate().unwrap().len(), 2);
+        for bad in [&[][..], &[0], &[10_001]] {
             assert!(sign(bad).validate().is_err(), "{bad:?}");
         }
         let too_many: Vec<u32> = (1..=101).collect();
@@ -301,19 +309,36 @@ mod tests {
                 .collect(),
         };
         assert_eq!(
-            complete(&[(1, "\"abc\""), (3, "def")]).validate().unwrap(),
+            complete(&[(3, "def"), (1, "\"abc\""), (3, "def")])
+                .validate()
+                .unwrap(),
             vec![(1, "abc".to_string()), (3, "def".to_string())]
         );
+        assert_eq!(complete(&[(1, "a"), (1, "b")]).validate().unwrap().len(), 2);
         for bad in [
             &[][..],
-            &[(2, "a"), (1, "b")],
-            &[(1, "a"), (1, "a")],
             &[(1, "")],
             &[(1, "\"\"")],
             &[(1, "a b")],
             &[(0, "a")],
         ] {
             assert!(complete(bad).validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn part_numbers_are_whole_numbers_written_either_way() {
+        let number = |json: &str| serde_json::from_str::<PartToSign>(json).map(|p| p.part_number);
+        assert_eq!(number(r#"{"part_number": 3}"#).unwrap(), 3);
+        assert_eq!(number(r#"{"part_number": 3.0}"#).unwrap(), 3);
+        for bad in [
+            r#"{"part_number": 3.5}"#,
+            r#"{"part_number": -1}"#,
+            r#"{"part_number": null}"#,
+            r#"{"part_number": 4294967296}"#,
+            r#"{}"#,
+        ] {
+            assert!(number(bad).is_err(), "{bad}");
         }
     }
 

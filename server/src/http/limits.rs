@@ -54,6 +54,16 @@ impl RequestLimits {
 /// The event endpoint takes large deliveries; everything else takes small JSON bodies.
 const EVENTS_PATH: &str = "/events/s3";
 
+/// Completing a multipart upload lists every part (up to 10,000, about 80 bytes each), over
+/// the small-body limit: the REST route, the dashboard's server function and the Uppy route.
+const COMPLETE_BODY_BYTES: usize = 2 << 20;
+
+fn is_completion(path: &str) -> bool {
+    path == "/api/complete_multipart"
+        || (path.ends_with("/complete")
+            && (path.starts_with("/assets/") || path.starts_with("/companion/")))
+}
+
 /// Sheds load past the concurrency cap, answers 503 past the timeout, and reads the body
 /// (up to its limit, else 413) before the handler runs, so no handler or server function
 /// reads an unbounded body.
@@ -71,6 +81,7 @@ pub(super) async fn bounded(State(app): State<AppState>, request: Request, next:
     }
     let limit = match request.uri().path() {
         EVENTS_PATH => limits.event_body_bytes,
+        path if is_completion(path) => limits.body_bytes.max(COMPLETE_BODY_BYTES),
         _ => limits.body_bytes,
     };
     let timeout = limits.timeout;

@@ -163,11 +163,33 @@ pub(super) fn published(doc: &OpenApiDoc, max_upload_bytes: u64) -> Bytes {
         if let Some(size) = new_asset.pointer_mut("/properties/size") {
             size["maximum"] = max_upload_bytes.into();
         }
-        // One checksum at most (utoipa has no `not`).
-        new_asset["not"] = serde_json::json!({
-            "required": ["sha256", "md5"],
-            "properties": {"sha256": {"type": "string"}, "md5": {"type": "string"}},
-        });
+        // The combinations `NewAsset::is_multipart` refuses (utoipa has no `not`): both
+        // checksums; a whole-object checksum on parts; over 5 GiB in one PUT; part checksums
+        // on a single PUT.
+        let single_put_max = app::model::MAX_SINGLE_PUT_SIZE;
+        let text = serde_json::json!({"type": "string"});
+        let over_single_put =
+            serde_json::json!({"type": "integer", "exclusiveMinimum": single_put_max});
+        let refused = |pairs: serde_json::Value| {
+            let required: Vec<_> = pairs
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone())
+                .collect();
+            serde_json::json!({"not": {"required": required, "properties": pairs}})
+        };
+        new_asset["allOf"] = serde_json::json!([
+            refused(serde_json::json!({"sha256": text, "md5": text})),
+            refused(serde_json::json!({"multipart": {"const": true}, "sha256": text})),
+            refused(serde_json::json!({"multipart": {"const": true}, "md5": text})),
+            refused(serde_json::json!({"size": over_single_put, "sha256": text})),
+            refused(serde_json::json!({"size": over_single_put, "md5": text})),
+            refused(serde_json::json!({"size": over_single_put, "multipart": {"const": false}})),
+            refused(
+                serde_json::json!({"multipart": {"const": false}, "part_sha256": {"const": true}})
+            ),
+        ]);
     }
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }

@@ -42,23 +42,13 @@ impl Service {
         id: AssetId,
         request: SignParts,
     ) -> Result<PartUrls, ServiceError> {
+        let (asset, upload) = self.running_upload(who, id).await?;
         let wanted = request.validate()?;
-        let (_, upload) = self.running_upload(who, id).await?;
         let mut parts = Vec::with_capacity(wanted.len());
         for (part_number, sha256) in wanted {
             match (&sha256, upload.part_sha256) {
-                (None, true) => {
-                    return Err(InvalidInput::new(format!(
-                        "part {part_number}: this upload checks every part, give its sha256"
-                    ))
-                    .into());
-                }
-                (Some(_), false) => {
-                    return Err(InvalidInput::new(
-                        "this upload was started without part_sha256: parts carry no checksum",
-                    )
-                    .into());
-                }
+                (None, true) => return Err(conflict(&asset, Refused::PartChecksumRequired)),
+                (Some(_), false) => return Err(conflict(&asset, Refused::PartChecksumUnexpected)),
                 _ => {}
             }
             let presigned = self
@@ -109,8 +99,8 @@ impl Service {
         id: AssetId,
         request: CompleteUpload,
     ) -> Result<Asset, ServiceError> {
-        let listed = request.validate()?;
         let asset = self.get_for(who, id).await?;
+        let listed = request.validate()?;
         if asset.multipart.as_ref().is_some_and(|m| m.parts.is_some())
             && matches!(asset.state, AssetState::Received | AssetState::Uploaded)
         {
@@ -252,7 +242,8 @@ fn check_state(asset: &Asset) -> Result<(), ServiceError> {
 }
 
 /// The parts to complete with, checked against storage's list: each one stored with the
-/// ETag given, every one but the last at least 5 MiB, together the declared size.
+/// ETag given, every one but the last at least 5 MiB, together the declared size. What does
+/// not match is a conflict with what storage holds (409), not a malformed request.
 fn check_parts(
     asset: &Asset,
     upload: &MultipartUpload,
@@ -262,27 +253,18 @@ fn check_parts(
     let mut parts = Vec::with_capacity(listed.len());
     let mut total = 0u64;
     for (index, (number, etag)) in listed.iter().enumerate() {
-        let found = stored
-            .iter()
-            .find(|part| part.part_number == *number)
-            .ok_or_else(|| InvalidInput::new(format!("part {number} was not uploaded")))?;
+        let refused = |why| Err(conflict(asset, why));
+        let Some(found) = stored.iter().find(|part| part.part_number == *number) else {
+            return refused(Refused::PartMissing(*number));
+        };
         if &found.etag != etag {
-            return Err(InvalidInput::new(format!(
-                "part {number}: the ETag given is not the stored part's (uploaded again since?)"
-            ))
-            .into());
+            return refused(Refused::PartChanged(*number));
         }
         if index + 1 < listed.len() && found.size < MIN_PART_SIZE {
-            return Err(InvalidInput::new(format!(
-                "part {number} is {} bytes: every part but the last must be at least {MIN_PART_SIZE} bytes",
-                found.size
-            ))
-            .into());
+            return refused(Refused::PartTooSmall(*number));
         }
         if upload.part_sha256 && found.sha256.is_none() {
-            return Err(
-                InvalidInput::new(format!("part {number} was stored without its sha256")).into(),
-            );
+            return refused(Refused::PartUnchecked(*number));
         }
         total += found.size;
         parts.push(PartToComplete {
