@@ -339,6 +339,20 @@ fn conflict(asset: &Asset, why: Refused) -> ServiceError {
     }
 }
 
+/// The asset once storage is known to hold its object: `RECEIVED` from `CREATED`, with the
+/// object's size and ETag (a later state stays as it is).
+fn arrived(current: &Asset, object: &ObjectInfo) -> Result<Asset, ServiceError> {
+    let mut next = current.clone();
+    next.state = current
+        .state
+        .apply(Action::ObjectArrived)
+        .map_err(|why| conflict(current, why))?;
+    if next.state != current.state {
+        record_object(&mut next, object);
+    }
+    Ok(next)
+}
+
 fn record_object(asset: &mut Asset, object: &ObjectInfo) {
     asset.size = Some(object.size);
     asset.etag = object.etag.clone();

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use tracing::info;
 
-use super::{Service, ServiceError, conflict, record_object};
+use super::{Service, ServiceError, arrived, conflict};
 use crate::objects::{Completion, PartToComplete};
 
 impl Service {
@@ -210,17 +210,7 @@ impl Service {
             return Err(conflict(asset, Refused::UploadGone));
         };
         let moved = self
-            .transition(id, |current| {
-                let mut next = current.clone();
-                next.state = current
-                    .state
-                    .apply(Action::ObjectArrived)
-                    .map_err(|why| conflict(current, why))?;
-                if current.state == AssetState::Created {
-                    record_object(&mut next, &object);
-                }
-                Ok(next)
-            })
+            .transition(id, |current| arrived(current, &object))
             .await?;
         Ok(moved.asset)
     }

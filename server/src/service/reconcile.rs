@@ -4,11 +4,11 @@
 //! that long). Every write is conditional, so a sweep racing an event or a
 //! client changes nothing twice.
 
-use app::model::{Action, Asset, AssetState};
+use app::model::{Asset, AssetState};
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::info;
 
-use super::{Service, ServiceError, Transition, conflict, record_object};
+use super::{Service, ServiceError, Transition, arrived};
 use crate::store::{PageRequest, StateFilter, StoreError};
 
 /// What one reconciler sweep did.
@@ -61,17 +61,7 @@ impl Service {
                 match self.head(id).await? {
                     Some(object) => {
                         let moved = self
-                            .transition(id, |current| {
-                                let mut next = current.clone();
-                                next.state = current
-                                    .state
-                                    .apply(Action::ObjectArrived)
-                                    .map_err(|why| conflict(current, why))?;
-                                if next.state != current.state {
-                                    record_object(&mut next, &object);
-                                }
-                                Ok(next)
-                            })
+                            .transition(id, |current| arrived(current, &object))
                             .await;
                         match moved {
                             Ok(Transition { written: true, .. }) => {
