@@ -137,13 +137,14 @@ async fn an_upload_through_the_companion_routes_downloads_as_the_same_bytes() {
     let batch = uppy
         .client
         .get(uppy.url(&format!("/{}/batch", urlencoding(&upload_id))))
-        .query(&[("key", object_key.as_str()), ("partNumbers", "2,3")])
+        .query(&[("key", object_key.as_str()), ("partNumbers", "3,2,3")])
         .send()
         .await
         .unwrap();
     assert_eq!(batch.status(), 200);
     let batch: Value = batch.json().await.unwrap();
     let urls = batch["presignedUrls"].as_object().unwrap();
+    // One URL per distinct part, as Companion answers a repeated number.
     assert_eq!(urls.len(), 2);
     let put = app
         .client
@@ -407,7 +408,7 @@ async fn malformed_requests_are_refused_with_400() {
         .await
         .unwrap();
     assert_eq!(extra.status(), 400);
-    for numbers in ["", "a", "1,,2", "1,1", "0", "1;2"] {
+    for numbers in ["", "a", "1,,2", "0", "01", "1, 2", "10001", "1;2"] {
         let response = uppy
             .client
             .get(uppy.url(&format!("/{upload}/batch")))

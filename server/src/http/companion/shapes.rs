@@ -1,10 +1,11 @@
 //! Companion's request and reply shapes (`@uppy/companion`'s `controllers/s3.js`), as this
 //! server reads and writes them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use app::model::MAX_PARTS_PER_REQUEST;
-use serde::{Deserialize, Serialize};
+use app::model::{MAX_PARTS, MAX_PARTS_PER_REQUEST};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::openapi::schema::SchemaType;
 use utoipa::openapi::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -81,9 +82,9 @@ pub(super) struct BatchQuery {
     /// The object key `POST /companion/s3/multipart` returned.
     #[param(pattern = "^assets/[0-9a-fA-F-]{36}$")]
     pub(super) key: String,
-    /// 1 to 100 distinct part numbers (1..=10000), comma-separated.
+    /// 1 to 100 part numbers (1..=10000), comma-separated; one URL per distinct number.
     #[serde(rename = "partNumbers")]
-    #[param(pattern = "^[0-9]{1,5}(,[0-9]{1,5}){0,99}$")]
+    #[param(pattern = "^([1-9][0-9]{0,3}|10000)(,([1-9][0-9]{0,3}|10000)){0,99}$")]
     pub(super) part_numbers: String,
 }
 
@@ -104,7 +105,9 @@ pub(super) struct PartUrlReply {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = CompanionPartUrls)]
 pub(super) struct BatchReply {
+    /// Keyed by part number (as a JSON object key: a string).
     #[serde(rename = "presignedUrls")]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub(super) presigned_urls: BTreeMap<u32, String>,
 }
 
@@ -133,7 +136,7 @@ pub(super) struct CompleteRequest {
 #[schema(as = CompanionCompletedPart)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PartToComplete {
-    #[serde(rename = "PartNumber")]
+    #[serde(rename = "PartNumber", deserialize_with = "whole_part_number")]
     #[schema(minimum = 1, maximum = 10000)]
     pub(super) part_number: u32,
     /// The part upload's `ETag` reply header, quoted or not.
@@ -158,21 +161,44 @@ pub(super) struct CompleteReply {
 #[schema(as = CompanionAborted)]
 pub(super) struct AbortReply {}
 
-/// `1,2,3` -> the numbers; their range, count and uniqueness are the service's to check.
+/// `1,2,3` -> the distinct numbers, ascending: exactly the documented pattern (no spaces, no
+/// leading zeros, 1..=10000, at most 100 of them). Companion answers a repeated number once.
 pub(super) fn part_numbers(list: &str) -> Result<Vec<u32>, ApiError> {
-    let numbers: Vec<u32> = list
-        .split(',')
-        .map(|n| n.trim().parse::<u32>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| {
-            ApiError::invalid("partNumbers must be part numbers separated by commas, e.g. 1,2,3")
-        })?;
-    if numbers.len() > MAX_PARTS_PER_REQUEST {
-        return Err(ApiError::invalid(format!(
-            "ask for 1..={MAX_PARTS_PER_REQUEST} parts at a time"
-        )));
+    let bad = || {
+        ApiError::invalid(format!(
+            "partNumbers must be 1..={MAX_PARTS_PER_REQUEST} part numbers (1..={MAX_PARTS}) separated by commas, e.g. 1,2,3"
+        ))
+    };
+    let items: Vec<&str> = list.split(',').collect();
+    if items.len() > MAX_PARTS_PER_REQUEST {
+        return Err(bad());
     }
-    Ok(numbers)
+    let mut numbers = BTreeSet::new();
+    for item in items {
+        let digits = !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit());
+        let number = item
+            .parse::<u32>()
+            .ok()
+            .filter(|n| digits && !item.starts_with('0') && (1..=MAX_PARTS).contains(n))
+            .ok_or_else(bad)?;
+        numbers.insert(number);
+    }
+    Ok(numbers.into_iter().collect())
+}
+
+/// A part number as JSON Schema reads an integer: `3` or `3.0`.
+fn whole_part_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                .map(|f| f as u64)
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| D::Error::custom(format!("{number} is not a part number")))
 }
 
 #[cfg(test)]
@@ -181,12 +207,38 @@ mod tests {
 
     #[test]
     fn part_number_lists_are_parsed_or_refused() {
-        assert_eq!(part_numbers("1,2,10").unwrap(), vec![1, 2, 10]);
-        assert_eq!(part_numbers("7").unwrap(), vec![7]);
-        for bad in ["", "1,", "a", "1;2", "-1", "99999999999"] {
+        assert_eq!(part_numbers("10,2,1").unwrap(), vec![1, 2, 10]);
+        assert_eq!(part_numbers("7,7").unwrap(), vec![7]);
+        assert_eq!(part_numbers("10000").unwrap(), vec![10000]);
+        for bad in [
+            "",
+            "1,",
+            "a",
+            "1;2",
+            "-1",
+            "+1",
+            " 1",
+            "01",
+            "0",
+            "10001",
+            "99999999999",
+        ] {
             assert!(part_numbers(bad).is_err(), "{bad}");
         }
         let many: Vec<String> = (1..=101).map(|n| n.to_string()).collect();
         assert!(part_numbers(&many.join(",")).is_err());
+    }
+
+    #[test]
+    fn part_numbers_in_bodies_are_whole_numbers() {
+        let read = |body: &str| serde_json::from_str::<PartToComplete>(body).map(|p| p.part_number);
+        assert_eq!(read(r#"{"PartNumber": 3, "ETag": "a"}"#).unwrap(), 3);
+        assert_eq!(read(r#"{"PartNumber": 3.0, "ETag": "a"}"#).unwrap(), 3);
+        for bad in ["3.5", "-1", "\"3\"", "4294967296", "1e300"] {
+            assert!(
+                read(&format!(r#"{{"PartNumber": {bad}, "ETag": "a"}}"#)).is_err(),
+                "{bad}"
+            );
+        }
     }
 }
