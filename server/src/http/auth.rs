@@ -47,6 +47,34 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
+/// The principal of a request with an API key or, when it has no `Authorization` header, the
+/// dashboard's session cookie: for routes that both scripts and our own pages call (Uppy on
+/// the dashboard's origin). A cookie-borne state change has already passed the same-origin
+/// check (`web::guard`).
+pub(super) struct KeyOrSession(pub(super) Principal);
+
+impl FromRequestParts<AppState> for KeyOrSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let ApiCaller(principal) = ApiCaller::from_request_parts(parts, app).await?;
+            return Ok(Self(principal));
+        }
+        let signed_out =
+            AuthError::Unauthenticated("send 'Authorization: Bearer <API key>' or sign in first");
+        let Some(session_id) = app.cookie.read(&parts.headers) else {
+            return Err(signed_out.into());
+        };
+        let principal = app.auth.session(session_id).await?.ok_or(signed_out)?;
+        let user = format!("user:{}", principal.user);
+        app.limits
+            .rates
+            .check_caller(&user, client_address(&parts.extensions))?;
+        Ok(Self(principal))
+    }
+}
+
 /// The secret of an `Authorization: Bearer <secret>` header, if the request has one.
 pub(super) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers

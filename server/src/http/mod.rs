@@ -1,6 +1,7 @@
 //! The HTTP edge: everything that speaks HTTP to clients, thin over the service.
 //! - `error`: the one error mapping; `extract`: typed input with the API's errors;
-//! - `assets`: the REST API; `multipart`: its uploads in parts; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
+//! - `assets`: the REST API; `multipart`: its uploads in parts; `companion`: the same for Uppy,
+//!   in Companion's shapes; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
 //!   server functions;
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
 //!   security headers, in front of everything;
@@ -11,6 +12,7 @@
 
 mod assets;
 mod auth;
+mod companion;
 mod dashboard;
 mod error;
 mod extract;
@@ -120,6 +122,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     let (api, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(assets::routes())
         .merge(multipart::routes())
+        .merge(companion::routes())
         .merge(notifications::routes())
         .merge(metrics::routes())
         .routes(routes!(healthz))

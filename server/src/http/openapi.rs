@@ -11,7 +11,7 @@ use app::model::{
 use bytes::Bytes;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi as OpenApiDoc, Ref, RefOr, Response, Type,
 };
@@ -35,6 +35,7 @@ use super::AppState;
     tags(
         (name = "assets", description = "Uploads, downloads, listing and deletion"),
         (name = "multipart", description = "Uploads in parts: sign part URLs, list what arrived (to resume), complete, abort"),
+        (name = "uppy", description = "Companion-compatible routes for Uppy's `@uppy/aws-s3` (`companionEndpoint: '<server>/companion'`): uploads in parts, in Companion's request and reply shapes; an API key or the dashboard's session cookie"),
         (name = "assets (alias)", description = "`/asset`, the original example's path: the same operations"),
         (name = "events", description = "S3 event notifications from object storage"),
         (name = "health", description = "Probes for load balancers and orchestrators"),
@@ -66,6 +67,15 @@ impl Modify for Security {
         components.add_security_scheme(
             "api_key",
             bearer("An API key (`assets_...`), as `Authorization: Bearer <key>`."),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "assets_session",
+                "The dashboard's session cookie (`__Host-assets_session` over https), for \
+                 browsers on this server's own pages; state changes must come from them \
+                 (`Origin`).",
+            ))),
         );
         components.add_security_scheme(
             "metrics_token",

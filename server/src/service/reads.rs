@@ -1,4 +1,4 @@
-//! Reading assets as a principal: listing pages and download links.
+//! Reading assets as a principal: listing pages and download links; where they are stored.
 
 use app::model::{
     Action, AssetId, AssetPage, DEFAULT_PAGE_SIZE, DownloadLink, InvalidInput, ListQuery,
@@ -10,6 +10,11 @@ use crate::objects::attachment_disposition;
 use crate::store::{Cursor, PageRequest, StateFilter};
 
 impl Service {
+    /// The bucket assets are stored in (Companion's replies name it).
+    pub fn bucket(&self) -> &str {
+        self.inner.objects.bucket()
+    }
+
     /// A page of the assets `who` may see: their own; an admin's, everyone's or `?owner=`'s.
     pub async fn list(&self, who: &Principal, query: ListQuery) -> Result<AssetPage, ServiceError> {
         if let Some(owner) = &query.owner {

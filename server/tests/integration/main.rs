@@ -7,6 +7,7 @@ mod access_matrix;
 mod access_web;
 mod aws_mode;
 mod common;
+mod companion;
 mod connections;
 mod embedded_crash;
 mod errors;
