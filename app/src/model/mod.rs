@@ -19,9 +19,9 @@ pub use auth::{
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
 pub use multipart::{
     CompleteUpload, CompletedPart, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS,
-    MAX_PARTS_PER_REQUEST, MAX_SINGLE_PUT_SIZE, MIN_PART_SIZE, MultipartUpload, PartToSign,
-    PartUrl, PartUrls, SignParts, UploadedPart, UploadedParts, bare_etag, check_part_number,
-    part_size_for,
+    MAX_PARTS_PER_REQUEST, MAX_SINGLE_PUT_SIZE, MAX_USER_METADATA_BYTES, MIN_PART_SIZE,
+    MultipartUpload, PartToSign, PartUrl, PartUrls, SignParts, UploadedPart, UploadedParts,
+    bare_etag, check_part_number, part_size_for, user_metadata,
 };
 pub use upload::{
     Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,

@@ -236,6 +236,45 @@ pub fn bare_etag(etag: &str) -> Result<String, InvalidInput> {
     Ok(bare.to_string())
 }
 
+/// S3's limit on an object's user metadata: names and values together, in bytes.
+pub const MAX_USER_METADATA_BYTES: usize = 2048;
+
+/// User metadata for the object (`x-amz-meta-<name>`), as Companion writes Uppy's file
+/// metadata: names lowercased and made of header-token characters; values that are not
+/// printable ASCII RFC 2047-encoded (`=?UTF-8?B?...?=`, as Companion does); a null value is no
+/// entry. Over S3's 2 KB in all is refused.
+pub fn user_metadata(
+    raw: impl IntoIterator<Item = (String, Option<String>)>,
+) -> Result<BTreeMap<String, String>, InvalidInput> {
+    use base64::Engine as _;
+    let mut metadata = BTreeMap::new();
+    let mut bytes = 0;
+    for (name, value) in raw {
+        let Some(value) = value else { continue };
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(InvalidInput::new(format!(
+                "metadata name '{}' is not a header token",
+                shorten(&name)
+            )));
+        }
+        let value = if value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            value
+        } else {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+            format!("=?UTF-8?B?{encoded}?=")
+        };
+        bytes += name.len() + value.len();
+        metadata.insert(name.to_ascii_lowercase(), value);
+    }
+    if bytes > MAX_USER_METADATA_BYTES {
+        return Err(InvalidInput::new(format!(
+            "metadata is {bytes} bytes: S3 keeps at most {MAX_USER_METADATA_BYTES}"
+        )));
+    }
+    Ok(metadata)
+}
+
 pub fn check_part_number(number: u32) -> Result<(), InvalidInput> {
     if (1..=MAX_PARTS).contains(&number) {
         Ok(())
@@ -340,6 +379,38 @@ mod tests {
         ] {
             assert!(number(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn user_metadata_is_what_s3_can_keep() {
+        let meta = |pairs: &[(&str, Option<&str>)]| {
+            user_metadata(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.map(str::to_string))),
+            )
+        };
+        let ok = meta(&[
+            ("Name", Some("a.txt")),
+            ("type", None),
+            ("title", Some("Café")),
+        ])
+        .unwrap();
+        assert_eq!(ok.get("name").map(String::as_str), Some("a.txt"));
+        assert!(!ok.contains_key("type"));
+        assert_eq!(
+            ok.get("title").map(String::as_str),
+            Some("=?UTF-8?B?Q2Fmw6k=?=")
+        );
+        for bad in [
+            &[("", Some("x"))][..],
+            &[("a b", Some("x"))],
+            &[("a\n", Some("x"))],
+        ] {
+            assert!(meta(bad).is_err(), "{bad:?}");
+        }
+        let long = "x".repeat(2048);
+        assert!(meta(&[("n", Some(long.as_str()))]).is_err());
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct UploadTerms {
     pub content_type: Option<String>,
     pub size: Option<u64>,
     pub checksum: Option<Checksum>,
+    /// The object's user metadata (`x-amz-meta-*`).
+    pub metadata: BTreeMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -206,6 +208,9 @@ impl Objects {
         }
         if let Some(size) = terms.size {
             request = request.content_length(size as i64);
+        }
+        if !terms.metadata.is_empty() {
+            request = request.set_metadata(Some(terms.metadata.clone().into_iter().collect()));
         }
         match &terms.checksum {
             Some(Checksum {

@@ -7,7 +7,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 
-use super::{Objects, Presigned, finish, key_for, timed};
+use super::{Objects, Presigned, UploadTerms, finish, key_for, timed};
 
 /// A part to complete with: number, ETag (bare) and the SHA-256 storage holds for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,12 +34,14 @@ fn is_no_such_upload<E: aws_sdk_s3::error::ProvideErrorMetadata>(err: &SdkError<
 }
 
 impl Objects {
-    /// Starts a multipart upload for the asset's key; its upload id. With `part_sha256`, every
-    /// part must carry its SHA-256, and storage keeps the composite checksum.
+    /// Starts a multipart upload for the asset's key (with the terms' content type and
+    /// metadata; size and checksum are the parts' business); its upload id. With
+    /// `part_sha256`, every part must carry its SHA-256, and storage keeps the composite
+    /// checksum.
     pub async fn create_multipart(
         &self,
         id: AssetId,
-        content_type: Option<&str>,
+        terms: &UploadTerms,
         part_sha256: bool,
     ) -> anyhow::Result<String> {
         let mut request = self
@@ -47,8 +49,11 @@ impl Objects {
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(key_for(id));
-        if let Some(content_type) = content_type {
+        if let Some(content_type) = &terms.content_type {
             request = request.content_type(content_type);
+        }
+        if !terms.metadata.is_empty() {
+            request = request.set_metadata(Some(terms.metadata.clone().into_iter().collect()));
         }
         if part_sha256 {
             request = request.checksum_algorithm(ChecksumAlgorithm::Sha256);

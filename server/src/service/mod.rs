@@ -20,6 +20,7 @@ mod reconcile;
 pub use object_events::{EventOutcome, EventSummary, apply_object_events};
 pub use reconcile::ReconcileReport;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -125,11 +126,24 @@ impl Service {
         self.inner.store.as_ref()
     }
 
-    /// Records a new asset in `CREATED`, owned by `who`, and hands out its presigned upload URL.
+    /// Records a new asset in `CREATED`, owned by `who`, and hands out its presigned upload URL
+    /// (or starts its multipart upload).
     pub async fn create(
         &self,
         who: &Principal,
         new: NewAsset,
+    ) -> Result<CreatedAsset, ServiceError> {
+        self.create_with_metadata(who, new, Default::default())
+            .await
+    }
+
+    /// `create`, the object getting user `metadata` (`x-amz-meta-*`, see
+    /// `app::model::user_metadata`): signed into the upload URL, or set on the multipart upload.
+    pub async fn create_with_metadata(
+        &self,
+        who: &Principal,
+        new: NewAsset,
+        metadata: BTreeMap<String, String>,
     ) -> Result<CreatedAsset, ServiceError> {
         let policy = &self.inner.policy;
         new.validate(policy.max_upload_bytes)?;
@@ -137,14 +151,15 @@ impl Service {
         let now = Utc::now();
         let id = AssetId::from_uuid(uuid::Uuid::now_v7());
         let checksum = new.checksum()?;
+        let terms = UploadTerms {
+            content_type: new.content_type.clone(),
+            size: new.size,
+            checksum: checksum.clone(),
+            metadata,
+        };
         let (presigned, multipart) = if multipart {
-            (None, Some(self.start_multipart(id, &new).await?))
+            (None, Some(self.start_multipart(id, &new, &terms).await?))
         } else {
-            let terms = UploadTerms {
-                content_type: new.content_type.clone(),
-                size: new.size,
-                checksum: checksum.clone(),
-            };
             let presigned = self
                 .inner
                 .objects

@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 use tracing::info;
 
 use super::{Service, ServiceError, arrived, conflict};
-use crate::objects::{Completion, PartToComplete};
+use crate::objects::{Completion, PartToComplete, UploadTerms};
 
 impl Service {
     /// Starts the storage upload for a new multipart asset; the record's multipart part.
@@ -20,11 +20,12 @@ impl Service {
         &self,
         id: AssetId,
         new: &NewAsset,
+        terms: &UploadTerms,
     ) -> Result<MultipartUpload, ServiceError> {
         let upload_id = self
             .inner
             .objects
-            .create_multipart(id, new.content_type.as_deref(), new.part_sha256)
+            .create_multipart(id, terms, new.part_sha256)
             .await
             .map_err(ServiceError::Unavailable)?;
         Ok(MultipartUpload {

@@ -190,6 +190,22 @@ async fn an_upload_through_the_companion_routes_downloads_as_the_same_bytes() {
     assert_eq!(asset["size"], bytes.len());
     assert_eq!(asset["filename"], "movie.bin");
     assert_eq!(asset["content_type"], "application/octet-stream");
+    // Uppy's metadata is the object's user metadata, as Companion keeps it.
+    let head = app
+        .s3_client()
+        .head_object()
+        .bucket(app.created_bucket())
+        .key(&object_key)
+        .send()
+        .await
+        .unwrap();
+    let metadata = head.metadata().unwrap();
+    assert_eq!(metadata.get("name").map(String::as_str), Some("movie.bin"));
+    assert_eq!(
+        metadata.get("type").map(String::as_str),
+        Some("application/octet-stream")
+    );
+    assert!(!metadata.contains_key("relativepath")); // null: no entry
     // Repeating the completion (a retry after a lost reply) answers the same.
     let again = uppy.complete(&object_key, &upload_id, parts).await;
     assert_eq!(again.status(), 200);
@@ -360,7 +376,7 @@ async fn the_dashboard_session_works_from_our_own_pages_only() {
 }
 
 #[tokio::test]
-async fn malformed_requests_are_refused_with_400() {
+async fn malformed_requests_are_refused() {
     let app = TestApp::spawn().await;
     let (_, key) = app.user_with_key("alice", false).await;
     let uppy = Companion::with_key(&app, &key);
@@ -377,6 +393,8 @@ async fn malformed_requests_are_refused_with_400() {
         json!({"filename": "a.txt", "type": "text/plain", "size": 3}),
         json!({"filename": "a.txt", "type": "text/plain", "metadata": {"n": 1}}),
         json!({"filename": "a.txt", "type": "text/plain", "metadata": {"n": {"x": "y"}}}),
+        json!({"filename": "a.txt", "type": "text/plain", "metadata": {"a name": "x"}}),
+        json!({"filename": "a.txt", "type": "text/plain", "metadata": {"n": "x".repeat(2048)}}),
         json!({"filename": "a.txt", "type": "text/plain", "metadata": too_much}),
         json!([]),
     ] {
@@ -423,13 +441,18 @@ async fn malformed_requests_are_refused_with_400() {
         json!("1"),
         json!([{"PartNumber": 1}]),
         json!([{"PartNumber": "1", "ETag": "abc"}]),
-        json!([{"PartNumber": 2, "ETag": "abc"}, {"PartNumber": 1, "ETag": "def"}]),
         json!([{"PartNumber": 1, "ETag": "abc", "Size": 3}]),
-        // Well formed, but no such part was uploaded.
-        json!([{"PartNumber": 1, "ETag": "abc"}]),
     ] {
         let response = uppy.complete(&object_key, &upload_id, parts.clone()).await;
         assert_eq!(response.status(), 400, "{parts}");
+    }
+    // Well formed (in any order), but no such part was uploaded: a conflict with storage.
+    for parts in [
+        json!([{"PartNumber": 2, "ETag": "abc"}, {"PartNumber": 1, "ETag": "def"}]),
+        json!([{"PartNumber": 1, "ETag": "abc"}]),
+    ] {
+        let response = uppy.complete(&object_key, &upload_id, parts.clone()).await;
+        assert_eq!(response.status(), 409, "{parts}");
     }
     // The upload is untouched by all that.
     let listed = uppy.get(&format!("/{upload}"), &object_key).await;

@@ -13,7 +13,7 @@ mod shapes;
 
 use app::model::{
     AssetId, CompleteUpload, CompletedPart, ErrorCode, NewAsset, PartToSign, PartUrl, Principal,
-    SignParts,
+    SignParts, user_metadata,
 };
 use axum::Json;
 use axum::extract::State;
@@ -74,13 +74,18 @@ async fn create(
             "metadata: at most {MAX_METADATA_ENTRIES} entries"
         )));
     }
+    // Kept as the object's user metadata, as Companion does.
+    let metadata = user_metadata(request.metadata.unwrap_or_default())?;
     let new = NewAsset {
         filename: Some(request.filename),
         content_type: Some(request.content_type),
         multipart: Some(true),
         ..NewAsset::default()
     };
-    let created = app.service.create(&who, new).await?;
+    let created = app
+        .service
+        .create_with_metadata(&who, new, metadata)
+        .await?;
     let upload = created.asset.multipart.ok_or_else(|| {
         ApiError::new(ErrorCode::Unavailable, "the upload did not start in parts")
     })?;

@@ -34,9 +34,9 @@ pub(super) struct CreateRequest {
         pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+(;[\x20-\x7e]*)?$"
     )]
     pub(super) content_type: String,
-    /// Uppy's file metadata (string or null values, at most 64 entries). Accepted so Uppy's
-    /// requests work; NOT stored (unlike Companion, which writes it as S3 user metadata): the
-    /// asset keeps `filename` and `type` only.
+    /// Uppy's file metadata (string or null values, at most 64 entries, 2 KB in all): kept,
+    /// as Companion keeps it, as the object's user metadata (`x-amz-meta-<name>`, names
+    /// lowercased, non-ASCII values RFC 2047-encoded; null values left out).
     #[serde(default)]
     #[schema(schema_with = metadata_schema)]
     pub(super) metadata: Option<HashMap<String, Option<String>>>,
