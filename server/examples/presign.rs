@@ -29,6 +29,7 @@ async fn main() {
         content_type: Some("image/png".into()),
         size: Some(1024),
         checksum: None,
+        metadata: Default::default(),
     };
     let disposition = attachment_disposition("holiday photo.png");
 
