@@ -55,7 +55,8 @@ impl RequestLimits {
 const EVENTS_PATH: &str = "/events/s3";
 
 /// Completing a multipart upload lists every part (up to 10,000, about 80 bytes each), over
-/// the small-body limit: the REST route, the dashboard's server function and the Uppy route.
+/// the small-body limit, and waits while storage assembles the object, over the request
+/// timeout: the REST route, the dashboard's server function and the Uppy route.
 const COMPLETE_BODY_BYTES: usize = 2 << 20;
 
 fn is_completion(path: &str) -> bool {
@@ -84,7 +85,11 @@ pub(super) async fn bounded(State(app): State<AppState>, request: Request, next:
         path if is_completion(path) => limits.body_bytes.max(COMPLETE_BODY_BYTES),
         _ => limits.body_bytes,
     };
-    let timeout = limits.timeout;
+    let timeout = match is_completion(request.uri().path()) {
+        // Storage assembles the object while the client waits.
+        true => limits.timeout.max(crate::objects::COMPLETION_TIMEOUT),
+        false => limits.timeout,
+    };
     let answer = async move {
         let request = match read_body(request, limit).await {
             Ok(request) => request,

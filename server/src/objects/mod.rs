@@ -6,7 +6,7 @@ mod disposition;
 mod multipart;
 
 pub use disposition::attachment_disposition;
-pub use multipart::{Completion, PartToComplete};
+pub use multipart::{COMPLETION_TIMEOUT, Completion, PartToComplete};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

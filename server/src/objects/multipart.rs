@@ -1,8 +1,11 @@
 //! Multipart uploads in object storage: start, presign `UploadPart`, list parts, complete and
 //! abort. The service decides when; these calls only speak S3.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use app::model::{AssetId, Checksum, UploadedPart, UrlLifetime};
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
@@ -26,6 +29,18 @@ pub enum Completion {
     /// Storage refused the part list (a part missing, an ETag or checksum that does not match,
     /// a part under 5 MiB that is not the last): S3's message.
     Refused(String),
+}
+
+/// How long completion may take: storage assembles the object before it answers (S3 documents
+/// minutes for big objects), far past the 3 s other calls get.
+pub const COMPLETION_TIMEOUT: Duration = Duration::from_secs(900);
+
+fn completion_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(COMPLETION_TIMEOUT)
+        .operation_timeout(COMPLETION_TIMEOUT)
+        .build()
 }
 
 /// S3 error codes that mean "that upload id is not (or no longer) there".
@@ -170,6 +185,10 @@ impl Objects {
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
                     .build(),
+            )
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default().timeout_config(completion_timeouts()),
             )
             .send();
         match timed("complete_multipart_upload", call).await {

@@ -204,10 +204,20 @@ impl Service {
     }
 
     /// After completion: the object exists, so the asset is `RECEIVED` (the completion event
-    /// will find it so); without an object, the upload was aborted.
+    /// will find it so). When storage no longer knows the upload, another completion of it
+    /// (a retried call) may still be committing: a few HEADs wait for it; with no object then,
+    /// the upload was aborted.
     async fn received_after_completion(&self, asset: &Asset) -> Result<Asset, ServiceError> {
         let id = asset.asset_id;
-        let Some(object) = self.head(id).await? else {
+        let mut object = self.head(id).await?;
+        for wait_ms in [100, 300, 1000, 3000] {
+            if object.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+            object = self.head(id).await?;
+        }
+        let Some(object) = object else {
             return Err(conflict(asset, Refused::UploadGone));
         };
         let moved = self
