@@ -8,13 +8,16 @@
 #   BENCH_ONLY=moto bench/run.sh   only the REST mix against moto (DynamoDB's wire protocol)
 #   BENCH_ONLY=middleware bench/run.sh   only GET /assets/{id} with request metrics, request ids
 #                                  and rate limiting on, against the same build without them
+#   BENCH_ONLY=multipart bench/run.sh    only multipart uploads through the REST API (1 GiB and
+#                                  10 GiB by default: BENCH_MULTIPART_MIB="1024 10240"), with the
+#                                  server's RSS; a size is skipped when the disk cannot hold it twice
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 only="${BENCH_ONLY:-}"
 case "$only" in
-  "" | s3cp | moto | middleware) ;;
-  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware)" >&2; exit 2 ;;
+  "" | s3cp | moto | middleware | multipart) ;;
+  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware, multipart)" >&2; exit 2 ;;
 esac
 scripts/setup.sh test >&2
 if [ "$only" != s3cp ] && { ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; }; then
@@ -29,6 +32,7 @@ connections="${BENCH_CONNECTIONS:-64}"
 echo "building release (cargo leptos build --release) ..." >&2
 cargo leptos build --release >&2
 [ -n "$only" ] || cargo build --release -p server --example presign >&2
+case "$only" in "" | multipart) cargo build --release -p server --example multipart_upload >&2 ;; esac
 bin="$target_dir/release/server"
 work="$(mktemp -d)"
 pids=()
@@ -189,6 +193,34 @@ middleware_rows() {
   done
 }
 
+# Multipart uploads through the REST API (parts signed in batches of one, 4 in flight, as the
+# dashboard sends them) to the embedded endpoint: MB/s and the server's RSS before and at peak.
+# Completion writes the object beside its parts, so a size needs twice its bytes free.
+multipart_rows() {
+  local mib free_mib line before checks
+  for mib in ${BENCH_MULTIPART_MIB:-1024 10240}; do
+    for checks in "" --sha256; do
+      free_mib=$(df -Pm "$work" | awk 'NR == 2 { print $4 }')
+      if [ "$free_mib" -lt $((mib * 2 + 1024)) ]; then
+        row "multipart upload ${mib} MiB${checks:+ (part SHA-256s)}" "skipped: ${free_mib} MiB free, needs $((mib * 2 + 1024))"
+        continue
+      fi
+      start_server "$work/multipart-data" # fresh each time: the last one's object is gone
+      before=$(status_kib "$pid" VmRSS)
+      echo 5 >"/proc/$pid/clear_refs" # reset the peak (VmHWM) to the current RSS
+      line="$("$target_dir/release/examples/multipart_upload" "$base" "$key" "$mib" $checks)"
+      row "multipart upload ${mib} MiB${checks:+ (part SHA-256s)}" "$line; server RSS $(kib_to_mib "$before") -> peak $(kib_to_mib "$(status_kib "$pid" VmHWM)")"
+      stop_server
+      rm -rf "$work/multipart-data"
+    done
+  done
+}
+
+if [ "$only" = multipart ]; then
+  multipart_rows
+  exit 0
+fi
+
 if [ "$only" = middleware ]; then
   middleware_rows
   exit 0
@@ -259,5 +291,7 @@ stop_server
 middleware_rows
 
 s3cp_rows
+
+multipart_rows
 
 moto_rows

@@ -210,6 +210,10 @@ pub enum Command {
         /// Provisioned write capacity units (with --read-capacity).
         #[arg(long, requires = "read_capacity")]
         write_capacity: Option<i64>,
+        /// The bucket aborts multipart uploads still incomplete this many days after they
+        /// started (a lifecycle rule; S3 counts from the start, not the last part).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=3650))]
+        abort_incomplete_after_days: i32,
     },
 }
 

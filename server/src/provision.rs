@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::types::{
     ProvisionedThroughput, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_s3::error::SdkError as S3Error;
-use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, CorsConfiguration, CorsRule,
+    ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+};
 
 use crate::store::dynamo::{ALL_INDEX, AUTH_INDEX, EXPIRES, INDEX, SHARD};
 
@@ -307,5 +310,60 @@ pub async fn create_bucket_with_cors(
         .send()
         .await
         .context("setting the bucket's CORS rules")?;
+    Ok(())
+}
+
+/// The lifecycle rule `init-aws` keeps on the bucket, by this id.
+pub const ABORT_RULE_ID: &str = "assets-abort-incomplete-multipart-uploads";
+
+/// Makes the bucket abort multipart uploads still incomplete `days` after they started (the
+/// parts of an upload nobody finished cost storage until then). Other lifecycle rules the
+/// bucket has are kept: the configuration is read, this rule replaced, and written back.
+pub async fn abort_incomplete_uploads(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    days: i32,
+) -> anyhow::Result<()> {
+    let mut rules = match client
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(current) => current.rules.unwrap_or_default(),
+        Err(S3Error::ServiceError(e)) if e.raw().status().as_u16() == 404 => Vec::new(),
+        Err(err) => {
+            return Err(anyhow::Error::new(err).context("reading the bucket's lifecycle rules"));
+        }
+    };
+    rules.retain(|rule| rule.id() != Some(ABORT_RULE_ID));
+    rules.push(
+        LifecycleRule::builder()
+            .id(ABORT_RULE_ID)
+            .status(ExpirationStatus::Enabled)
+            .filter(
+                LifecycleRuleFilter::builder()
+                    .prefix(crate::objects::KEY_PREFIX)
+                    .build(),
+            )
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder()
+                    .days_after_initiation(days)
+                    .build(),
+            )
+            .build()?,
+    );
+    client
+        .put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .set_rules(Some(rules))
+                .build()?,
+        )
+        .send()
+        .await
+        .context("setting the bucket's lifecycle rules")?;
+    tracing::info!(bucket = %bucket, days, "incomplete multipart uploads abort after {days} day(s)");
     Ok(())
 }

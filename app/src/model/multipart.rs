@@ -254,7 +254,7 @@ mod tests {
         // 5 TiB fits in 10,000 parts.
         let big = part_size_for(Some(MAX_OBJECT_SIZE), 16 * MIB);
         assert!(MAX_OBJECT_SIZE.div_ceil(big) <= MAX_PARTS as u64);
-        assert!(big <= MAX_PART_SIZE && big % MIB == 0);
+        assert!(big <= MAX_PART_SIZE && big.is_multiple_of(MIB));
         let upload = MultipartUpload {
             upload_id: "u".into(),
             part_size: 16 * MIB,

@@ -2,6 +2,7 @@
 //! endpoint are thin callers of `Service`; it decides with `app::model` and writes through the
 //! store conditionally.
 //! - this file: create, read, list, download, mark uploaded, delete; the conditional-write loop;
+//! - `confirm`: marking an upload done once storage holds what was declared;
 //! - `reads`: listing pages and download links;
 //! - `multipart`: uploads in parts (sign, list, complete, abort);
 //! - `object_events`: applying what object storage reports, and the embedded endpoint's consumer;
@@ -9,6 +10,7 @@
 //! - `counts`: assets by state, for metrics.
 
 pub mod auth;
+mod confirm;
 mod counts;
 mod multipart;
 mod object_events;
@@ -23,8 +25,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use app::model::{
-    Action, Asset, AssetId, AssetState, Checksum, ChecksumAlgorithm, CreatedAsset, InvalidInput,
-    NewAsset, Principal, Refused, UrlLifetime,
+    Action, Asset, AssetId, AssetState, CreatedAsset, InvalidInput, NewAsset, Principal, Refused,
+    UrlLifetime,
 };
 use chrono::{TimeDelta, Utc};
 use tracing::info;
@@ -224,34 +226,6 @@ impl Service {
         }
     }
 
-    /// Marks an asset `UPLOADED`. Object storage is the source of truth: the object must exist,
-    /// so this works even when the upload's event was lost.
-    pub async fn mark_uploaded(&self, who: &Principal, id: AssetId) -> Result<Asset, ServiceError> {
-        let asset = self.get_for(who, id).await?;
-        if uploaded(&asset)?.state == asset.state {
-            return Ok(asset); // already uploaded: nothing to check or write
-        }
-        let Some(object) = self.head(id).await? else {
-            return Err(conflict(&asset, Refused::NotReceived));
-        };
-        // Storage checked the signed size and checksum on upload; check what it holds again.
-        if !matches_declared(&asset, &object)? {
-            return Err(conflict(&asset, Refused::ContentMismatch));
-        }
-        let asset = self
-            .transition(id, |current| {
-                let mut next = uploaded(current)?;
-                if current.state == AssetState::Created {
-                    record_object(&mut next, &object);
-                }
-                Ok(next)
-            })
-            .await?
-            .asset;
-        info!(asset_id = %id, state = %asset.state, "asset marked uploaded");
-        Ok(asset)
-    }
-
     /// Soft delete: state `DELETED`, object kept. Repeatable.
     pub async fn delete(&self, who: &Principal, id: AssetId) -> Result<(), ServiceError> {
         self.get_for(who, id).await?;
@@ -365,58 +339,10 @@ fn conflict(asset: &Asset, why: Refused) -> ServiceError {
     }
 }
 
-/// The asset as `UPLOADED`: its object arrived (if that was not known yet), then the client
-/// confirmed. The model decides both steps.
-fn uploaded(current: &Asset) -> Result<Asset, ServiceError> {
-    let mut next = current.clone();
-    next.state = current
-        .state
-        .apply(Action::ObjectArrived)
-        .and_then(|state| state.apply(Action::MarkUploaded))
-        .map_err(|why| conflict(current, why))?;
-    Ok(next)
-}
-
 fn record_object(asset: &mut Asset, object: &ObjectInfo) {
     asset.size = Some(object.size);
     asset.etag = object.etag.clone();
     if asset.content_type.is_none() {
         asset.content_type = object.content_type.clone();
     }
-}
-
-/// Whether the stored object has the size and checksum the client declared (when it did).
-fn matches_declared(asset: &Asset, object: &ObjectInfo) -> Result<bool, ServiceError> {
-    let size_ok = asset.size.is_none_or(|size| size == object.size);
-    if let Some(upload) = &asset.multipart {
-        // Storage reports the parts' composite checksum; without part checksums there is none.
-        let checksum_ok = match upload.composite_sha256(asset.checksum.as_ref()) {
-            Some(expected) => object.sha256.as_deref() == Some(expected.as_str()),
-            None => asset.checksum.is_none(),
-        };
-        return Ok(size_ok && checksum_ok);
-    }
-    let checksum_ok = match &asset.checksum {
-        None => true,
-        Some(Checksum {
-            algorithm: ChecksumAlgorithm::Sha256,
-            base64,
-        }) => object.sha256.as_deref() == Some(base64.as_str()),
-        // A single-part upload's ETag is the hex MD5 of its content.
-        Some(
-            checksum @ Checksum {
-                algorithm: ChecksumAlgorithm::Md5,
-                ..
-            },
-        ) => {
-            let md5 = checksum.bytes().map_err(|err| {
-                ServiceError::Unavailable(anyhow::anyhow!(
-                    "asset {}: stored checksum is corrupt: {err}",
-                    asset.asset_id
-                ))
-            })?;
-            object.etag.as_deref() == Some(hex::encode(md5).as_str())
-        }
-    };
-    Ok(size_ok && checksum_ok)
 }

@@ -85,9 +85,8 @@ impl Service {
                         }
                     }
                     None if asset.multipart.is_some() => {
-                        if self.end_abandoned_upload(asset, abandoned_before).await? {
-                            report.expired += 1;
-                        }
+                        let ended = self.end_abandoned_upload(asset, abandoned_before).await?;
+                        report.expired += usize::from(ended);
                     }
                     None if asset.created_at <= abandoned_before => {
                         match self.store().remove(id, asset.version).await {

@@ -9,7 +9,9 @@ use super::EmbeddedUrls;
 use crate::config::{Config, ObjectsKind, StoreKind};
 use crate::embedded_s3::EmbeddedCredentials;
 use crate::objects::Objects;
-use crate::provision::{Capacity, create_auth_table, create_bucket_with_cors, create_table};
+use crate::provision::{
+    Capacity, abort_incomplete_uploads, create_auth_table, create_bucket_with_cors, create_table,
+};
 use crate::service::auth::Auth;
 use crate::store::AssetStore;
 use crate::store::auth::AuthStore;
@@ -116,8 +118,13 @@ pub(super) async fn first_run(
     Ok(())
 }
 
-/// `server init-aws`: creates the table and the bucket (with CORS) the AWS mode needs.
-pub(super) async fn init_aws(config: &Config, capacity: Capacity) -> anyhow::Result<()> {
+/// `server init-aws`: creates the table and the bucket (with CORS and the rule that aborts
+/// incomplete multipart uploads) the AWS mode needs.
+pub(super) async fn init_aws(
+    config: &Config,
+    capacity: Capacity,
+    abort_incomplete_after_days: i32,
+) -> anyhow::Result<()> {
     let sdk = crate::aws::sdk_config(config.aws_region.as_deref()).await;
     let dynamodb = crate::aws::dynamodb_client(&sdk, config.dynamodb_endpoint.as_deref());
     create_table(&dynamodb, &config.dynamodb_table, capacity).await?;
@@ -128,6 +135,7 @@ pub(super) async fn init_aws(config: &Config, capacity: Capacity) -> anyhow::Res
         config.s3_force_path_style,
     );
     create_bucket_with_cors(&s3, &config.bucket, &config.cors_origins).await?;
+    abort_incomplete_uploads(&s3, &config.bucket, abort_incomplete_after_days).await?;
     info!(table = %config.dynamodb_table, bucket = %config.bucket, "AWS resources ready");
     Ok(())
 }

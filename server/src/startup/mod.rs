@@ -50,6 +50,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(Command::InitAws {
             read_capacity,
             write_capacity,
+            abort_incomplete_after_days,
         }) => {
             let capacity = match (read_capacity, write_capacity) {
                 (Some(read), Some(write)) => Capacity::Provisioned {
@@ -58,7 +59,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 },
                 _ => Capacity::OnDemand,
             };
-            init_aws(&config, capacity).await
+            init_aws(&config, capacity, *abort_incomplete_after_days).await
         }
         Some(Command::Users(command)) => {
             let (assets, auth) = open_stores(&config).await?;

@@ -187,3 +187,196 @@ async fn a_backend_that_is_down_is_a_prompt_503() {
     assert_eq!(app.status(Method::GET, "/readyz").await, 503);
     assert_eq!(app.status(Method::GET, "/healthz").await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_work_against_dynamodb_and_s3() {
+    let moto = Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    let bucket = app.created_bucket();
+    let part = 5 << 20;
+    let bytes: Vec<u8> = (0..2 * part + 77).map(|i| (i % 253) as u8).collect();
+    let created = app
+        .create(Some(
+            json!({"filename": "big.bin", "size": bytes.len(), "multipart": true}),
+        ))
+        .await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let part_size = created["asset"]["multipart"]["part_size"].as_u64().unwrap() as usize;
+    assert!(part_size >= part);
+    // moto keeps no part checksums (see scripts/moto_server.py): parts without them here.
+    let mut etags = Vec::new();
+    for (index, chunk) in bytes.chunks(part).enumerate() {
+        let signed: Value = app
+            .api
+            .post(app.url(&format!("/assets/{id}/multipart/part-urls")))
+            .json(&json!({"parts": [{"part_number": index + 1}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = &signed["parts"][0];
+        assert!(url["url"].as_str().unwrap().starts_with(&moto.url));
+        let mut request = app
+            .client
+            .put(url["url"].as_str().unwrap())
+            .body(chunk.to_vec());
+        for (name, value) in url["headers"].as_object().unwrap() {
+            request = request.header(name, value.as_str().unwrap());
+        }
+        let reply = request.send().await.unwrap();
+        assert_eq!(reply.status(), 200);
+        etags.push(reply.headers()["etag"].to_str().unwrap().to_string());
+    }
+    let listed: Value = app.get_json(&format!("/assets/{id}/multipart/parts")).await;
+    assert_eq!(
+        listed["parts"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+    let parts: Vec<Value> = etags
+        .iter()
+        .enumerate()
+        .map(|(i, etag)| json!({"part_number": i + 1, "etag": etag}))
+        .collect();
+    let completed = app
+        .api
+        .post(app.url(&format!("/assets/{id}/multipart/complete")))
+        .json(&json!({ "parts": parts }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        completed.status(),
+        200,
+        "{}",
+        completed.text().await.unwrap()
+    );
+    assert_eq!(app.asset(&id).await.unwrap()["state"], "RECEIVED");
+    // The completion's event, when it arrives, finds the asset received already.
+    post_event(
+        &app,
+        "ObjectCreated:CompleteMultipartUpload",
+        &bucket,
+        &id,
+        "1A",
+    )
+    .await;
+    assert_eq!(app.asset(&id).await.unwrap()["state"], "RECEIVED");
+    let marked = app.call(Method::PUT, &format!("/assets/{id}")).await;
+    assert_eq!(marked.status(), 202, "{}", marked.text().await.unwrap());
+    let link: Value = app.get_json(&format!("/assets/{id}")).await;
+    let download = app
+        .client
+        .get(link["download_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(download.bytes().await.unwrap() == bytes);
+
+    // Abort: moto drops the upload, the asset is deleted.
+    let aborted = app
+        .create(Some(json!({"size": 6 << 20, "multipart": true})))
+        .await;
+    let aborted = aborted["id"].as_str().unwrap();
+    assert_eq!(
+        app.status(Method::DELETE, &format!("/assets/{aborted}/multipart"))
+            .await,
+        204
+    );
+    assert_eq!(app.asset(aborted).await.unwrap()["state"], "DELETED");
+    let uploads = moto
+        .s3()
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploads.uploads().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_aws_makes_the_bucket_ready_for_browser_multipart_uploads() {
+    let moto = Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    let bucket = app.created_bucket();
+    let s3 = moto.s3();
+    // A browser must read each part's ETag to complete the upload.
+    let cors = s3.get_bucket_cors().bucket(&bucket).send().await.unwrap();
+    assert!(
+        cors.cors_rules()[0]
+            .expose_headers()
+            .iter()
+            .any(|h| h == "ETag")
+    );
+    let abort_days = |rules: &[aws_sdk_s3::types::LifecycleRule]| {
+        rules
+            .iter()
+            .find(|r| r.id() == Some(server::provision::ABORT_RULE_ID))
+            .and_then(|r| {
+                r.abort_incomplete_multipart_upload()?
+                    .days_after_initiation()
+            })
+    };
+    let rules = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(abort_days(rules.rules()), Some(1));
+
+    // The operator's own rules survive running init-aws again.
+    let mut kept = rules.rules().to_vec();
+    kept.push(
+        aws_sdk_s3::types::LifecycleRule::builder()
+            .id("operator-rule")
+            .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+            .filter(
+                aws_sdk_s3::types::LifecycleRuleFilter::builder()
+                    .prefix("logs/")
+                    .build(),
+            )
+            .expiration(
+                aws_sdk_s3::types::LifecycleExpiration::builder()
+                    .days(30)
+                    .build(),
+            )
+            .build()
+            .unwrap(),
+    );
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .lifecycle_configuration(
+            aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
+                .set_rules(Some(kept))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .envs(Moto::ENV)
+        .args(moto.flags(&bucket))
+        .args(["--data-dir", app.data_dir.to_str().unwrap()])
+        .args(["init-aws", "--abort-incomplete-after-days", "3"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rules = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(abort_days(rules.rules()), Some(3));
+    assert!(
+        rules
+            .rules()
+            .iter()
+            .any(|r| r.id() == Some("operator-rule"))
+    );
+    assert_eq!(rules.rules().len(), 2);
+}

@@ -15,6 +15,7 @@ mod events;
 mod layout;
 mod lifecycle;
 mod metrics;
+mod multipart;
 mod openapi;
 mod request_limits;
 mod s3_keys;

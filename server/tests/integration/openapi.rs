@@ -207,7 +207,8 @@ async fn every_rest_route_is_in_the_document() {
     // Where a REST route would go, nothing answers but the dashboard's "no such page": the
     // same status and content type as a path that cannot exist.
     let candidates = [
-        "/assets/{id}/multipart",
+        "/assets/{id}/multipart/abort",
+        "/assets/{id}/multipart/parts/{id}",
         "/assets/{id}/parts",
         "/assets/{id}/upload",
         "/assets/{id}/download",

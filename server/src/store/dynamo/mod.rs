@@ -214,18 +214,12 @@ impl AssetStore for DynamoStore {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let mut names: HashMap<String, String> = [
-            "filename",
-            "content_type",
-            "size",
-            "etag",
-            "sequencer",
-            "checksum",
-            EXPIRES,
-        ]
-        .into_iter()
-        .map(|name| (format!("#{name}"), name.to_string()))
-        .collect();
+        let mut names: HashMap<String, String> = optional_fields(next)
+            .map(|(name, _)| name)
+            .into_iter()
+            .chain([EXPIRES])
+            .map(|name| (format!("#{name}"), name.to_string()))
+            .collect();
         names.insert("#state".into(), "state".into());
         names.insert("#version".into(), "version".into());
         // Only names the expression uses may be sent.
