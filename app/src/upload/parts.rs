@@ -11,8 +11,9 @@ use futures::lock::Mutex;
 use web_sys::{Blob, File, XmlHttpRequest};
 
 use super::plan::{
-    MAX_ATTEMPTS, MAX_RESIGNS, PARALLEL_PARTS, SIGN_AHEAD, URL_MARGIN_MS, backoff_ms, is_transient,
-    keep_after_hash, part_count, part_range, resumable_parts, wants_fresh_url,
+    MAX_ATTEMPTS, MAX_RESIGNS, PARALLEL_PARTS, SIGN_AHEAD, STALL_ANSWER_MS, STALL_CHECK_MS,
+    STALL_SENDING_MS, URL_MARGIN_MS, backoff_ms, is_transient, keep_after_hash, part_count,
+    part_range, resumable_parts, wants_fresh_url,
 };
 use crate::api::sign_part_urls;
 use crate::browser::{self, UploadEnd};
@@ -51,8 +52,8 @@ pub(crate) struct PartRun {
     urls: RefCell<HashMap<u32, PartUrl>>,
     /// Parts waiting for a worker.
     queue: RefCell<VecDeque<u32>>,
-    /// Requests in flight and the bytes each has sent so far.
-    in_flight: RefCell<BTreeMap<u32, (Option<XmlHttpRequest>, f64)>>,
+    /// Part requests in flight.
+    in_flight: RefCell<BTreeMap<u32, InFlight>>,
     stop: Cell<Option<Stop>>,
     /// One signing request at a time, so workers do not hash and sign the same parts twice.
     signing: Mutex<()>,
@@ -115,7 +116,7 @@ impl PartRun {
 
     /// Bytes storage holds plus bytes in flight.
     pub(crate) fn sent(&self) -> f64 {
-        let in_flight: f64 = self.in_flight.borrow().values().map(|(_, sent)| sent).sum();
+        let in_flight: f64 = self.in_flight.borrow().values().map(|r| r.sent).sum();
         self.stored_bytes.get() as f64 + in_flight
     }
 
@@ -128,10 +129,30 @@ impl PartRun {
             .in_flight
             .borrow()
             .values()
-            .filter_map(|(request, _)| request.clone())
+            .filter_map(|r| r.request.clone())
             .collect();
         for request in requests {
             let _ = request.abort();
+        }
+    }
+
+    /// Aborts requests that made no progress for too long (a dead connection may never fail
+    /// by itself); their workers retry them like any network error. Never ends: `run` drops it
+    /// once the workers are done.
+    async fn watch_stalls(&self) -> std::convert::Infallible {
+        loop {
+            browser::sleep(STALL_CHECK_MS).await;
+            let now = browser::now_ms();
+            let stalled: Vec<XmlHttpRequest> = self
+                .in_flight
+                .borrow()
+                .values()
+                .filter(|r| now - r.last_change > r.allowed_silence())
+                .filter_map(|r| r.request.clone())
+                .collect();
+            for request in stalled {
+                let _ = request.abort();
+            }
         }
     }
 
@@ -147,7 +168,12 @@ impl PartRun {
         *self.queue.borrow_mut() = missing;
         on_progress(self.sent());
         let workers = (0..PARALLEL_PARTS).map(|_| self.clone().worker(on_progress.clone()));
-        let results = futures::future::join_all(workers).await;
+        let workers = std::pin::pin!(futures::future::join_all(workers));
+        let watchdog = std::pin::pin!(self.watch_stalls());
+        let results = match futures::future::select(workers, watchdog).await {
+            futures::future::Either::Left((results, _)) => results,
+            futures::future::Either::Right((never, _)) => match never {},
+        };
         if let Some(why) = results.into_iter().find_map(Result::err) {
             return RunEnd::Failed(why);
         }
@@ -195,22 +221,27 @@ impl PartRun {
                 }
                 Err(Failure::Final(why)) => return Err(why),
             };
+            if self.stop.get().is_some() {
+                return Ok(()); // stopped while this part was being signed
+            }
             let blob = self.slice(start, end)?;
-            self.in_flight.borrow_mut().insert(number, (None, 0.0));
+            self.in_flight
+                .borrow_mut()
+                .insert(number, InFlight::new((end - start) as f64));
             let progress = {
                 let on_progress = on_progress.clone();
                 // Dropped when the request ends, so this is no lasting cycle.
                 let run = Rc::clone(self);
                 move |sent: f64, _total: f64| {
                     if let Some(entry) = run.in_flight.borrow_mut().get_mut(&number) {
-                        entry.1 = sent;
+                        entry.progressed(sent);
                     }
                     on_progress(run.sent());
                 }
             };
             let end_of_put = browser::upload(&url.url, &url.headers, &blob, progress, |request| {
                 if let Some(entry) = self.in_flight.borrow_mut().get_mut(&number) {
-                    entry.0 = Some(request);
+                    entry.request = Some(request);
                 }
             })
             .await;
@@ -337,6 +368,43 @@ impl PartRun {
         if self.etags.borrow_mut().insert(number, etag).is_none() {
             self.stored_bytes
                 .set(self.stored_bytes.get() + (end - start));
+        }
+    }
+}
+
+/// A part request in flight.
+struct InFlight {
+    request: Option<XmlHttpRequest>,
+    sent: f64,
+    length: f64,
+    /// When `sent` last changed (ms).
+    last_change: f64,
+}
+
+impl InFlight {
+    fn new(length: f64) -> Self {
+        Self {
+            request: None,
+            sent: 0.0,
+            length,
+            last_change: browser::now_ms(),
+        }
+    }
+
+    fn progressed(&mut self, sent: f64) {
+        if sent != self.sent {
+            self.sent = sent;
+            self.last_change = browser::now_ms();
+        }
+    }
+
+    /// How long the request may go without progress: storage answers only after it stored
+    /// (and hashed) the whole part, so the wait for the answer may be longer.
+    fn allowed_silence(&self) -> f64 {
+        if self.sent >= self.length {
+            STALL_ANSWER_MS
+        } else {
+            STALL_SENDING_MS
         }
     }
 }

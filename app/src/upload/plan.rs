@@ -18,6 +18,13 @@ pub(crate) const MAX_ATTEMPTS: u32 = 5;
 /// Fresh URLs per part after a 403 (expired or refused) before the file shows as failed.
 pub(crate) const MAX_RESIGNS: u32 = 3;
 
+/// A part request sending no bytes for this long is aborted and retried (milliseconds).
+pub(crate) const STALL_SENDING_MS: f64 = 30_000.0;
+/// ... or waiting this long for storage's answer once all its bytes are sent.
+pub(crate) const STALL_ANSWER_MS: f64 = 120_000.0;
+/// How often stalls are looked for.
+pub(crate) const STALL_CHECK_MS: u32 = 5_000;
+
 /// The byte range `[start, end)` of part `number` (1-based).
 pub(crate) fn part_range(size: u64, part_size: u64, number: u32) -> (u64, u64) {
     let start = u64::from(number)
