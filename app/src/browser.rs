@@ -1,18 +1,24 @@
-//! What only a browser can do: PUT a file straight to object storage with progress, start a
-//! download, copy to the clipboard. Called from event handlers, which run only after hydration;
+//! What only a browser can do: PUT a file or a part of it straight to object storage with
+//! progress, hash bytes (SHA-256), remember uploads across reloads (`localStorage`), wait, start
+//! a download, copy to the clipboard. Called from event handlers, which run only after hydration;
 //! the server compiles this module but never reaches it.
 
 use std::collections::BTreeMap;
 
 use futures::channel::oneshot;
 use wasm_bindgen::JsCast as _;
+use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::Closure;
-use web_sys::{File, ProgressEvent, XmlHttpRequest};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, ProgressEvent, XmlHttpRequest};
 
 /// How an upload to a presigned URL ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum UploadEnd {
-    Stored,
+    /// Storage took the bytes; its `ETag` reply header (quoted, as S3 sends it).
+    Stored {
+        etag: Option<String>,
+    },
     /// Storage answered with an error: its HTTP status and S3 `<Code>`/`<Message>`.
     Refused {
         status: u16,
@@ -24,12 +30,13 @@ pub(crate) enum UploadEnd {
     Cancelled,
 }
 
-/// PUTs `file` to `url` with `headers` (exactly those the create reply listed), reporting
-/// `(bytes sent, total)` to `on_progress`. `started` receives the request, so it can be aborted.
+/// PUTs `body` (a file, or a slice of one) to `url` with `headers` (exactly those the server
+/// listed), reporting `(bytes sent, total)` to `on_progress`. `started` receives the request,
+/// so it can be aborted.
 pub(crate) async fn upload(
     url: &str,
     headers: &BTreeMap<String, String>,
-    file: &File,
+    body: &Blob,
     on_progress: impl Fn(f64, f64) + 'static,
     started: impl FnOnce(XmlHttpRequest),
 ) -> UploadEnd {
@@ -71,7 +78,10 @@ pub(crate) async fn upload(
             let status = xhr.status().unwrap_or(0);
             let body = xhr.response_text().ok().flatten().unwrap_or_default();
             finish(if (200..300).contains(&status) {
-                UploadEnd::Stored
+                // Readable because storage's CORS rules expose ETag.
+                UploadEnd::Stored {
+                    etag: xhr.get_response_header("etag").ok().flatten(),
+                }
             } else {
                 UploadEnd::Refused {
                     status,
@@ -90,7 +100,7 @@ pub(crate) async fn upload(
     xhr.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     xhr.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
 
-    if xhr.send_with_opt_blob(Some(file)).is_err() {
+    if xhr.send_with_opt_blob(Some(body)).is_err() {
         return UploadEnd::NetworkError;
     }
     started(xhr.clone());
@@ -113,6 +123,75 @@ fn xml_field(body: &str, tag: &str) -> String {
         .and_then(|rest| rest.split(&format!("</{tag}>")).next())
         .unwrap_or_default()
         .to_string()
+}
+
+/// The SHA-256 of `blob`'s bytes, standard base64 (as `x-amz-checksum-sha256` carries it).
+/// The browser hashes natively (`crypto.subtle`); the bytes never enter wasm memory.
+pub(crate) async fn sha256_base64(blob: &Blob) -> Result<String, String> {
+    use base64::Engine as _;
+    let subtle = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .map(|c| c.subtle())
+        .ok_or("this browser cannot hash (no crypto.subtle; is the page served over HTTPS?)")?;
+    let bytes = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| js_text("reading the file failed", &e))?;
+    let bytes: js_sys::Object = bytes.unchecked_into();
+    let digest = subtle
+        .digest_with_str_and_buffer_source("SHA-256", &bytes)
+        .map_err(|e| js_text("hashing failed", &e))?;
+    let digest = JsFuture::from(digest)
+        .await
+        .map_err(|e| js_text("hashing failed", &e))?;
+    let digest = js_sys::Uint8Array::new(&digest).to_vec();
+    Ok(base64::engine::general_purpose::STANDARD.encode(digest))
+}
+
+fn js_text(context: &str, error: &JsValue) -> String {
+    match error.as_string() {
+        Some(text) => format!("{context}: {text}"),
+        None => format!("{context}: {error:?}"),
+    }
+}
+
+/// Resolves after `ms` milliseconds.
+pub(crate) async fn sleep(ms: u32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                i32::try_from(ms).unwrap_or(i32::MAX),
+            );
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Milliseconds since the epoch.
+pub(crate) fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// A value remembered in `localStorage` (survives reloads); `None` if absent or unavailable.
+pub(crate) fn remembered(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok().flatten()
+}
+
+/// Remembers `value` under `key`; a browser refusing storage only costs resuming after reload.
+pub(crate) fn remember(key: &str, value: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+pub(crate) fn forget(key: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
 }
 
 /// Starts downloading `url` (an attachment) without leaving the page.

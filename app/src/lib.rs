@@ -9,6 +9,7 @@ mod browser;
 pub mod components;
 pub mod model;
 pub mod pages;
+mod upload;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

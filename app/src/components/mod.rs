@@ -8,4 +8,5 @@ pub mod asset_table;
 pub mod confirm;
 pub mod header;
 pub mod page;
+mod upload_flow;
 pub mod uploads;

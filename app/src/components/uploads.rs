@@ -1,20 +1,28 @@
-//! The upload panel: drop or choose files; each gets its own record and presigned URL through a
-//! server function, then the browser PUTs the bytes straight to object storage with progress,
-//! Cancel and Retry, and the asset is marked uploaded.
+//! The upload panel: drop or choose files; each gets a row with a progress bar, speed and time
+//! left, and the buttons its state allows. Small files go as one presigned PUT, big ones in
+//! parts (the server decides); an unfinished upload of the same file is offered for resuming.
+//! What the buttons start lives in `upload_flow`.
+
+use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use super::page::{Page, error_text};
-use crate::api::{create_upload, mark_uploaded};
-use crate::browser::{self, UploadEnd};
-use crate::model::{AssetId, CreatedAsset, NewAsset, human_size};
+use super::page::Page;
+use super::upload_flow::{cancel, offer_or_start, pause, resume, start_over, start_upload};
+use crate::model::human_size;
+use crate::upload::parts::PartRun;
+use crate::upload::plan::{SpeedMeter, human_duration};
 
 /// Where one file's upload stands.
 #[derive(Clone, Debug, PartialEq)]
-enum UploadStatus {
+pub(super) enum UploadStatus {
     Preparing,
+    /// An unfinished upload of this file is remembered: resume it or start over.
+    Offered,
+    /// Listing the parts storage already holds, and checking them against the file.
+    Checking,
     Uploading,
+    Paused,
     Finishing,
     Done,
     Failed(String),
@@ -23,15 +31,40 @@ enum UploadStatus {
 
 /// One file in the upload list. Signals are handles, so this is cheap to copy around.
 #[derive(Clone, Copy)]
-struct UploadItem {
+pub(super) struct UploadItem {
     key: u32,
-    name: StoredValue<String>,
-    sent: RwSignal<f64>,
-    total: RwSignal<f64>,
-    status: RwSignal<UploadStatus>,
-    /// The browser's File and the running request, which never leave the browser thread.
-    file: StoredValue<Option<web_sys::File>, LocalStorage>,
-    request: StoredValue<Option<web_sys::XmlHttpRequest>, LocalStorage>,
+    pub(super) name: StoredValue<String>,
+    pub(super) sent: RwSignal<f64>,
+    pub(super) total: RwSignal<f64>,
+    pub(super) status: RwSignal<UploadStatus>,
+    /// Bytes per second and seconds left, once measured.
+    speed: RwSignal<Option<(f64, f64)>>,
+    meter: StoredValue<SpeedMeter>,
+    /// Whether this upload goes in parts (Pause and Resume apply).
+    pub(super) multipart: RwSignal<bool>,
+    /// The browser's File, the running single PUT and the running multipart upload, which
+    /// never leave the browser thread.
+    pub(super) file: StoredValue<Option<web_sys::File>, LocalStorage>,
+    pub(super) request: StoredValue<Option<web_sys::XmlHttpRequest>, LocalStorage>,
+    pub(super) run: StoredValue<Option<Rc<PartRun>>, LocalStorage>,
+}
+
+impl UploadItem {
+    /// Records progress: the bar, and the speed and time left over the last seconds.
+    pub(super) fn report(&self, sent: f64, now_ms: f64) {
+        self.sent.set(sent);
+        let remaining = self.total.get_untracked() - sent;
+        let measured = self.meter.try_update_value(|meter| {
+            meter.record(now_ms, sent);
+            meter.bytes_per_second().zip(meter.seconds_left(remaining))
+        });
+        self.speed.set(measured.flatten());
+    }
+
+    pub(super) fn reset_speed(&self) {
+        self.meter.update_value(SpeedMeter::reset);
+        self.speed.set(None);
+    }
 }
 
 #[component]
@@ -54,11 +87,15 @@ pub fn UploadPanel(page: Page, uploads_in_flight: RwSignal<u32>) -> impl IntoVie
                 sent: RwSignal::new(0.0),
                 total: RwSignal::new(file.size()),
                 status: RwSignal::new(UploadStatus::Preparing),
+                speed: RwSignal::new(None),
+                meter: StoredValue::new(SpeedMeter::default()),
+                multipart: RwSignal::new(false),
                 file: StoredValue::new_local(Some(file)),
                 request: StoredValue::new_local(None),
+                run: StoredValue::new_local(None),
             };
             items.update(|list| list.push(item));
-            start_upload(item, page, uploads_in_flight);
+            offer_or_start(item, page, uploads_in_flight);
         }
     };
 
@@ -102,6 +139,7 @@ pub fn UploadPanel(page: Page, uploads_in_flight: RwSignal<u32>) -> impl IntoVie
 
 #[component]
 fn UploadRow(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) -> impl IntoView {
+    use UploadStatus::*;
     let name = item.name.get_value();
     let percent = move || {
         let total = item.total.get();
@@ -111,34 +149,55 @@ fn UploadRow(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) -> 
             (item.sent.get() / total * 100.0).clamp(0.0, 100.0)
         }
     };
-    let status_text = move || match item.status.get() {
-        UploadStatus::Preparing => "Preparing…".to_string(),
-        UploadStatus::Uploading => format!(
+    let amounts = move || {
+        format!(
             "{} of {} ({:.0}%)",
             human_size(item.sent.get() as u64),
             human_size(item.total.get() as u64),
             percent()
-        ),
-        UploadStatus::Finishing => "Finishing…".to_string(),
-        UploadStatus::Done => format!("Uploaded {} (100%)", human_size(item.total.get() as u64)),
-        UploadStatus::Failed(why) => why,
-        UploadStatus::Cancelled => "Cancelled".to_string(),
-    };
-    let active = move || {
-        matches!(
-            item.status.get(),
-            UploadStatus::Preparing | UploadStatus::Uploading
         )
     };
-    let retryable = move || {
-        matches!(
-            item.status.get(),
-            UploadStatus::Failed(_) | UploadStatus::Cancelled
-        )
+    let status_text = move || match item.status.get() {
+        Preparing => "Preparing…".to_string(),
+        Offered => {
+            "An unfinished upload of this file was found: resume it, or start over.".to_string()
+        }
+        Checking => "Checking the parts already uploaded…".to_string(),
+        Uploading => match item.speed.get() {
+            Some((speed, left)) => format!(
+                "{}, {}/s, {} left",
+                amounts(),
+                human_size(speed as u64),
+                human_duration(left)
+            ),
+            None => amounts(),
+        },
+        Paused => format!("Paused at {}", amounts()),
+        Finishing => "Finishing…".to_string(),
+        Done => format!("Uploaded {} (100%)", human_size(item.total.get() as u64)),
+        Failed(why) => why,
+        Cancelled => "Cancelled".to_string(),
     };
-    let failed = move || matches!(item.status.get(), UploadStatus::Failed(_));
-    let label = name.clone();
-    let retry_label = name.clone();
+    let status = move || item.status.get();
+    let parts = move || item.multipart.get();
+    let failed = move || matches!(status(), Failed(_));
+    let can_cancel = move || {
+        matches!(status(), Preparing | Uploading)
+            || parts() && matches!(status(), Paused | Failed(_))
+    };
+    let can_pause = move || parts() && status() == Uploading;
+    let can_resume =
+        move || status() == Offered || parts() && matches!(status(), Paused | Failed(_));
+    let can_retry = move || match status() {
+        Cancelled => true,
+        Failed(_) => !parts(),
+        _ => false,
+    };
+    let cancel_label = format!("Cancel uploading {name}");
+    let pause_label = format!("Pause uploading {name}");
+    let resume_label = format!("Resume uploading {name}");
+    let retry_label = format!("Retry uploading {name}");
+    let over_label = format!("Start uploading {name} over");
 
     view! {
         <li class="upload-item" data-upload=name.clone() class:failed=failed>
@@ -151,113 +210,56 @@ fn UploadRow(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) -> 
             <span class="upload-status" role=move || if failed() { "alert" } else { "status" }>
                 {status_text}
             </span>
-            <Show when=active>
-                <button
-                    type="button"
-                    class="secondary"
-                    aria-label=format!("Cancel uploading {label}")
-                    on:click=move |_| {
-                        if let Some(request) = item.request.get_value() {
-                            let _ = request.abort();
-                        }
-                    }
-                >
-                    "Cancel"
-                </button>
-            </Show>
-            <Show when=retryable>
-                <button
-                    type="button"
-                    aria-label=format!("Retry uploading {retry_label}")
-                    on:click=move |_| start_upload(item, page, uploads_in_flight)
-                >
-                    "Retry"
-                </button>
-            </Show>
+            <span class="upload-actions">
+                <Show when=can_pause>
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-label=pause_label.clone()
+                        on:click=move |_| pause(item)
+                    >
+                        "Pause"
+                    </button>
+                </Show>
+                <Show when=can_resume>
+                    <button
+                        type="button"
+                        aria-label=resume_label.clone()
+                        on:click=move |_| resume(item, page, uploads_in_flight)
+                    >
+                        "Resume"
+                    </button>
+                </Show>
+                <Show when=move || status() == Offered>
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-label=over_label.clone()
+                        on:click=move |_| start_over(item, page, uploads_in_flight)
+                    >
+                        "Start over"
+                    </button>
+                </Show>
+                <Show when=can_cancel>
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-label=cancel_label.clone()
+                        on:click=move |_| cancel(item, page)
+                    >
+                        "Cancel"
+                    </button>
+                </Show>
+                <Show when=can_retry>
+                    <button
+                        type="button"
+                        aria-label=retry_label.clone()
+                        on:click=move |_| start_upload(item, page, uploads_in_flight)
+                    >
+                        "Retry"
+                    </button>
+                </Show>
+            </span>
         </li>
     }
-}
-
-/// Creates the asset (a server function), PUTs the bytes straight to storage with progress,
-/// then marks the asset uploaded.
-fn start_upload(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) {
-    let Some(file) = item.file.get_value() else {
-        return;
-    };
-    item.sent.set(0.0);
-    item.status.set(UploadStatus::Preparing);
-    uploads_in_flight.update(|n| *n += 1);
-    spawn_local(async move {
-        let content_type = Some(file.type_()).filter(|t| !t.is_empty());
-        let new = NewAsset {
-            filename: Some(file.name()),
-            content_type,
-            size: Some(file.size() as u64),
-            // Parts come with the multipart uploader; until then, one PUT.
-            multipart: Some(false),
-            ..Default::default()
-        };
-        let status = match create_upload(new).await {
-            Err(err) => UploadStatus::Failed(format!("Refused: {}", error_text(&err))),
-            Ok(created) => {
-                item.status.set(UploadStatus::Uploading);
-                page.refresh();
-                let end = put_file(&created, &file, item).await;
-                finish_upload(end, created.id, item).await
-            }
-        };
-        item.status.set(status);
-        uploads_in_flight.update(|n| *n = n.saturating_sub(1));
-        page.refresh();
-    });
-}
-
-async fn finish_upload(end: UploadEnd, id: AssetId, item: UploadItem) -> UploadStatus {
-    match end {
-        UploadEnd::Stored => {
-            item.status.set(UploadStatus::Finishing);
-            match mark_uploaded(id).await {
-                Ok(_) => UploadStatus::Done,
-                Err(err) => UploadStatus::Failed(format!(
-                    "Stored, but not marked uploaded: {}",
-                    error_text(&err)
-                )),
-            }
-        }
-        UploadEnd::Refused {
-            status,
-            code,
-            message,
-        } => UploadStatus::Failed(match code.as_str() {
-            "AccessDenied" if message.contains("expired") => {
-                "The upload link expired before the upload finished; retry for a fresh one."
-                    .to_string()
-            }
-            "" => format!("Storage refused the upload (HTTP {status})."),
-            _ => format!("Storage refused the upload: {message} ({code})."),
-        }),
-        UploadEnd::NetworkError => UploadStatus::Failed(
-            "The connection to storage failed; retry when you are back online.".into(),
-        ),
-        UploadEnd::Cancelled => UploadStatus::Cancelled,
-    }
-}
-
-/// PUTs the file to the presigned URL with the headers the create reply listed, reporting
-/// progress into the item and keeping the request so the Cancel button can abort it. Takes
-/// the whole reply so the headers' type is named only by `browser::upload`.
-async fn put_file(created: &CreatedAsset, file: &web_sys::File, item: UploadItem) -> UploadEnd {
-    browser::upload(
-        created.upload_url.as_deref().unwrap_or_default(),
-        &created.upload_headers,
-        file,
-        move |sent, total| {
-            item.sent.set(sent);
-            if total > 0.0 {
-                item.total.set(total);
-            }
-        },
-        move |request| item.request.set_value(Some(request)),
-    )
-    .await
 }

@@ -1,0 +1,5 @@
+//! Big files from the dashboard: the plan of a multipart upload (pure) and the browser-side run
+//! that sends its parts.
+
+pub(crate) mod parts;
+pub(crate) mod plan;
