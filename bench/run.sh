@@ -10,7 +10,8 @@
 #                                  and rate limiting on, against the same build without them
 #   BENCH_ONLY=multipart bench/run.sh    only multipart uploads through the REST API (1 GiB and
 #                                  10 GiB by default: BENCH_MULTIPART_MIB="1024 10240"), with the
-#                                  server's RSS; a size is skipped when the disk cannot hold it twice
+#                                  server's RSS (a size is skipped when the disk cannot hold it
+#                                  twice), and 1 GiB through the dashboard in Chromium
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -214,6 +215,13 @@ multipart_rows() {
       rm -rf "$work/multipart-data"
     done
   done
+  # The same 1 GiB through the dashboard in Chromium: hashing in the browser, 4 parts at a time.
+  start_server "$work/multipart-data"
+  printf 'bench password 1234\n' | "$bin" --data-dir "$work/multipart-data" users add uploader >/dev/null
+  line="$(BASE_URL="$base" ASSETS_USER=uploader ASSETS_PASSWORD='bench password 1234' node bench/dashboard_upload.mjs 2>&1 | tail -n 1)"
+  row "dashboard upload 1024 MiB in Chromium (parts hashed, 4 at a time)" "$line"
+  stop_server
+  rm -rf "$work/multipart-data"
 }
 
 if [ "$only" = multipart ]; then
