@@ -477,15 +477,8 @@ async fn big_declared_sizes_go_in_parts_unless_that_cannot_be_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconciler_aborts_multipart_uploads_nobody_finished() {
-    let app = TestApp::spawn_with(&[
-        "--part-size",
-        "5242880",
-        "--reconcile-interval",
-        "0",
-        "--upload-url-ttl",
-        "1",
-    ])
-    .await;
+    // Part URLs live long enough to upload under load; the sweeps below count with 1 s.
+    let app = TestApp::spawn_with(&["--part-size", "5242880", "--reconcile-interval", "0"]).await;
     let (idle, _) = create_multipart(&app, 6 * MIB, false).await;
     upload_parts(&app, &idle, &content(5 * MIB), 5 * MIB, false).await;
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
