@@ -182,7 +182,11 @@ pub struct CompletedPart {
     /// The part upload's `ETag` reply header, quoted or not.
     #[cfg_attr(
         feature = "ssr",
-        schema(min_length = 1, max_length = 128, pattern = r"^[\x21-\x7e]+$")
+        schema(
+            min_length = 1,
+            max_length = 130,
+            pattern = r#"^"?[\x21\x23-\x7e]{1,128}"?$"#
+        )
     )]
     pub etag: String,
 }
@@ -221,12 +225,16 @@ fn part_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Err
     })
 }
 
-/// An ETag without its quotes; empty, overlong or non-printable ones are refused.
+/// An ETag without its surrounding quotes; empty, overlong, non-printable or inner-quoted ones
+/// are refused (the schemas state the same pattern).
 pub fn bare_etag(etag: &str) -> Result<String, InvalidInput> {
-    let bare = etag.trim().trim_matches('"');
+    let bare = etag.strip_prefix('"').unwrap_or(etag);
+    let bare = bare.strip_suffix('"').unwrap_or(bare);
     if bare.is_empty()
         || bare.chars().count() > MAX_ETAG_CHARS
-        || !bare.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        || !bare
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b))
     {
         return Err(InvalidInput::new(format!(
             "'{}' is not a part's ETag",
@@ -358,6 +366,8 @@ mod tests {
             &[][..],
             &[(1, "")],
             &[(1, "\"\"")],
+            &[(1, "\"")],
+            &[(1, "a\"b")],
             &[(1, "a b")],
             &[(0, "a")],
         ] {

@@ -244,7 +244,14 @@ impl Service {
     /// Soft delete: state `DELETED`, object kept. Repeatable.
     pub async fn delete(&self, who: &Principal, id: AssetId) -> Result<(), ServiceError> {
         self.get_for(who, id).await?;
-        let asset = self
+        let asset = self.soft_delete(id).await?;
+        info!(asset_id = %id, state = %asset.state, "asset soft-deleted");
+        Ok(())
+    }
+
+    /// The record as `DELETED` (the caller checked who may).
+    async fn soft_delete(&self, id: AssetId) -> Result<Asset, ServiceError> {
+        let deleted = self
             .transition(id, |current| {
                 let mut next = current.clone();
                 next.state = current
@@ -253,10 +260,8 @@ impl Service {
                     .map_err(|why| conflict(current, why))?;
                 Ok(next)
             })
-            .await?
-            .asset;
-        info!(asset_id = %id, state = %asset.state, "asset soft-deleted");
-        Ok(())
+            .await?;
+        Ok(deleted.asset)
     }
 
     /// Whether the metadata store and object storage answer.

@@ -163,17 +163,7 @@ impl Service {
             .abort_multipart(id, &upload.upload_id)
             .await
             .map_err(ServiceError::Unavailable)?;
-        let asset = self
-            .transition(id, |current| {
-                let mut next = current.clone();
-                next.state = current
-                    .state
-                    .apply(Action::SoftDelete)
-                    .map_err(|why| conflict(current, why))?;
-                Ok(next)
-            })
-            .await?
-            .asset;
+        let asset = self.soft_delete(id).await?;
         info!(asset_id = %id, state = %asset.state, "multipart upload aborted");
         Ok(())
     }

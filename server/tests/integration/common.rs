@@ -486,6 +486,25 @@ impl TestApp {
             .unwrap_or_else(|| "assets".into())
     }
 
+    /// `server reconcile` on this server's data directory and embedded endpoint, with the
+    /// sweep's own `--upload-url-ttl 1 --reconcile-stale-after 0` and `extra` flags; its report.
+    pub fn reconcile(&self, extra: &[&str]) -> Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--data-dir", self.data_dir.to_str().unwrap()])
+            .args(["--s3-listen", self.s3_url.trim_start_matches("http://")])
+            .args(["--upload-url-ttl", "1", "--reconcile-stale-after", "0"])
+            .args(extra)
+            .arg("reconcile")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }

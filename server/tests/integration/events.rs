@@ -408,22 +408,7 @@ async fn the_reconcile_command_marks_found_objects_and_expires_abandoned_uploads
     let abandoned = app.create(None).await["id"].as_str().unwrap().to_string();
     let fresh_app_asset = app.create(None).await["id"].as_str().unwrap().to_string();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let run = |extra: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--data-dir", app.data_dir.to_str().unwrap()])
-            .args(["--s3-listen", app.s3_url.trim_start_matches("http://")])
-            .args(["--upload-url-ttl", "1", "--reconcile-stale-after", "0"])
-            .args(extra)
-            .arg("reconcile")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice::<Value>(&output.stdout).unwrap()
-    };
+    let run = |extra: &[&str]| app.reconcile(extra);
     // Not abandoned yet (a day's grace by default): only the found object changes anything.
     assert_eq!(run(&[]), json!({"checked": 3, "received": 1, "expired": 0}));
     assert_eq!(app.asset(&found).await.unwrap()["state"], "RECEIVED");

@@ -484,22 +484,7 @@ async fn the_reconciler_aborts_multipart_uploads_nobody_finished() {
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     // Still sending parts: its last part is recent.
     let (busy, _) = create_multipart(&app, 6 * MIB, false).await;
-    let run = |extra: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--data-dir", app.data_dir.to_str().unwrap()])
-            .args(["--s3-listen", app.s3_url.trim_start_matches("http://")])
-            .args(["--upload-url-ttl", "1", "--reconcile-stale-after", "0"])
-            .args(extra)
-            .arg("reconcile")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice::<Value>(&output.stdout).unwrap()
-    };
+    let run = |extra: &[&str]| app.reconcile(extra);
     // A day's grace by default: nothing ends.
     assert_eq!(run(&[])["expired"], 0);
     upload_parts(&app, &busy, &content(5 * MIB), 5 * MIB, false).await;

@@ -42,12 +42,18 @@ pub(super) struct CreateRequest {
     pub(super) metadata: Option<HashMap<String, Option<String>>>,
 }
 
-/// `metadata`'s schema: an object of at most 64 string (or null) values.
+/// `metadata`'s schema: an object of at most 64 string (or null) values named by header
+/// tokens (2 KB in all, names and values, as S3 keeps them).
 pub(super) fn metadata_schema() -> Object {
     let value = ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+    // S3 keeps them as `x-amz-meta-<name>` headers: names are header tokens.
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"));
     ObjectBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
         .additional_properties(Some(value))
+        .property_names(Some(name))
         .max_properties(Some(MAX_METADATA_ENTRIES))
         .build()
 }
@@ -141,7 +147,11 @@ pub(super) struct PartToComplete {
     pub(super) part_number: u32,
     /// The part upload's `ETag` reply header, quoted or not.
     #[serde(rename = "ETag")]
-    #[schema(min_length = 1, max_length = 128, pattern = r"^[\x21-\x7e]+$")]
+    #[schema(
+        min_length = 1,
+        max_length = 130,
+        pattern = r#"^"?[\x21\x23-\x7e]{1,128}"?$"#
+    )]
     pub(super) etag: String,
 }
 
