@@ -31,6 +31,8 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  # The end-to-end server's data (the multipart spec leaves a 1 GiB object there).
+  [ -z "${e2e_dir:-}" ] || rm -rf "$e2e_dir"
 }
 trap cleanup EXIT
 
