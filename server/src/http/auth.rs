@@ -63,15 +63,11 @@ impl FromRequestParts<AppState> for KeyOrSession {
         }
         let signed_out =
             AuthError::Unauthenticated("send 'Authorization: Bearer <API key>' or sign in first");
-        let Some(session_id) = app.cookie.read(&parts.headers) else {
-            return Err(signed_out.into());
-        };
-        let principal = app.auth.session(session_id).await?.ok_or(signed_out)?;
-        let user = format!("user:{}", principal.user);
-        app.limits
-            .rates
-            .check_caller(&user, client_address(&parts.extensions))?;
-        Ok(Self(principal))
+        let caller = session_caller(app, &parts.headers)
+            .await?
+            .ok_or(signed_out)?;
+        check_user_rate(app, &caller.principal, &parts.extensions)?;
+        Ok(Self(caller.principal))
     }
 }
 
@@ -159,15 +155,9 @@ pub(super) async fn sessions(
     if !request.uri().path().starts_with("/api/") && !wants_page(&request) {
         return next.run(request).await;
     }
-    let caller = match app.cookie.read(request.headers()) {
-        Some(id) => match app.auth.session(id).await {
-            Ok(principal) => principal.map(|principal| SessionCaller {
-                principal,
-                session_id: id.to_string(),
-            }),
-            Err(err) => return ApiError::from(err).into_response(),
-        },
-        None => None,
+    let caller = match session_caller(&app, request.headers()).await {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
     };
     let path = request.uri().path();
     let signed_in = caller.is_some();
@@ -183,14 +173,39 @@ pub(super) async fn sessions(
         }
     }
     if let Some(caller) = caller {
-        let from = client_address(request.extensions());
-        let user = format!("user:{}", caller.principal.user);
-        if let Err(limited) = app.limits.rates.check_caller(&user, from) {
+        if let Err(limited) = check_user_rate(&app, &caller.principal, request.extensions()) {
             return limited.into_response();
         }
         request.extensions_mut().insert(caller);
     }
     next.run(request).await
+}
+
+/// The signed-in user the request's session cookie names, if any.
+async fn session_caller(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<SessionCaller>, ApiError> {
+    let Some(id) = app.cookie.read(headers) else {
+        return Ok(None);
+    };
+    let principal = app.auth.session(id).await?;
+    Ok(principal.map(|principal| SessionCaller {
+        principal,
+        session_id: id.to_string(),
+    }))
+}
+
+/// A signed-in user's requests count against their own rate limit.
+fn check_user_rate(
+    app: &AppState,
+    principal: &Principal,
+    extensions: &http::Extensions,
+) -> Result<(), ApiError> {
+    let user = format!("user:{}", principal.user);
+    app.limits
+        .rates
+        .check_caller(&user, client_address(extensions))
 }
 
 /// The dashboard's pages (the `App` routes): asked for without a session, they redirect to
