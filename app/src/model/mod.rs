@@ -2,12 +2,14 @@
 //! - `lifecycle`: what an asset is, its states, and which moves it may make;
 //! - `upload`: what a client may declare for an upload (validation, checksums, URL lifetimes);
 //! - `multipart`: uploads in parts (S3's part rules, part URLs, listing and completing parts);
+//! - `search`: finding assets (filename prefix, type filter, sort order);
 //! - `auth`: users, API keys and who a request acts as;
 //! - `wire`: the requests and replies of the REST API and the server functions, errors included.
 
 mod auth;
 mod lifecycle;
 mod multipart;
+mod search;
 mod upload;
 mod wire;
 
@@ -22,6 +24,9 @@ pub use multipart::{
     MAX_PARTS_PER_REQUEST, MAX_SINGLE_PUT_SIZE, MAX_USER_METADATA_BYTES, MIN_PART_SIZE,
     MultipartUpload, PartToSign, PartUrl, PartUrls, SignParts, UploadedPart, UploadedParts,
     bare_etag, check_part_number, part_size_for, user_metadata,
+};
+pub use search::{
+    MAX_QUERY_CHARS, MAX_TYPE_BYTES, Search, SortOrder, TypeFilter, filename_key, type_key,
 };
 pub use upload::{
     Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,

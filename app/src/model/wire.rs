@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Asset, AssetId, AssetState, UrlLifetime};
+use super::{Asset, AssetId, AssetState, Search, SortOrder, UrlLifetime};
 
 /// `201` reply to `POST /assets`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +55,7 @@ pub struct AssetPage {
     pub next_cursor: Option<String>,
 }
 
-/// What to list: `GET /assets?limit=&cursor=&state=&include_deleted=`.
+/// What to list: `GET /assets?limit=&cursor=&state=&include_deleted=&q=&type=&sort=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
@@ -69,7 +69,7 @@ pub struct ListQuery {
     #[cfg_attr(
         feature = "ssr",
         param(
-            pattern = r"^[0-9]{1,16}\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+            pattern = r"^(o?[0-9]{1,16}|l([0-9]{1,19}|x)\.[0-9]{1,16})\.[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(~[0-9a-f]{8})?$",
             example = "1764000000123456.0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1"
         )
     )]
@@ -87,6 +87,35 @@ pub struct ListQuery {
         param(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$", example = "admin")
     )]
     pub owner: Option<String>,
+    /// Only assets whose filename starts with this, case-insensitively (Unicode lowercase);
+    /// empty: no filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", param(max_length = 255, example = "report"))]
+    pub q: Option<String>,
+    /// Only assets of this content type (`image/png`, parameters ignored) or family (`image/*`
+    /// or `image`), case-insensitive; empty: no filter.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "ssr",
+        param(
+            rename = "type",
+            max_length = 255,
+            pattern = r"^([A-Za-z0-9!#$&^_.+-]{1,127}(/(\*|[A-Za-z0-9!#$&^_.+-]{1,127}))?)?$",
+            example = "image/*"
+        )
+    )]
+    pub content_type: Option<String>,
+    /// The order: `newest` (default), `oldest`, or `largest` (size unknown last). A cursor
+    /// belongs to the sort and search it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<SortOrder>,
+}
+
+impl ListQuery {
+    /// The validated search these parameters ask for.
+    pub fn search(&self) -> Result<Search, super::InvalidInput> {
+        Search::parse(self.q.as_deref(), self.content_type.as_deref(), self.sort)
+    }
 }
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;

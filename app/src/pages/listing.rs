@@ -19,18 +19,23 @@ use serde::{Deserialize, Serialize};
 use crate::api::list_assets;
 use crate::model::ErrorBody;
 use crate::model::{
-    Asset, AssetId, AssetPage, AssetState, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE,
+    Asset, AssetId, AssetPage, AssetState, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, SortOrder,
 };
 
-/// Which assets the list shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which assets the list shows, in which order (the search form's fields: `pages::search`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Filter {
     pub(crate) state: Option<AssetState>,
     pub(crate) include_deleted: bool,
+    /// Filename prefix; empty: any.
+    pub(crate) q: String,
+    /// `?type=` as the server takes it (`image/*`, `application/pdf`); empty: any.
+    pub(crate) kind: String,
+    pub(crate) sort: SortOrder,
 }
 
 impl Filter {
-    fn query(self, cursor: Option<String>, limit: u32) -> ListQuery {
+    fn query(&self, cursor: Option<String>, limit: u32) -> ListQuery {
         ListQuery {
             limit: Some(limit.clamp(1, MAX_PAGE_SIZE)),
             cursor,
@@ -38,6 +43,9 @@ impl Filter {
             include_deleted: self.include_deleted,
             // The server lists the signed-in user's own assets (an admin's: everyone's).
             owner: None,
+            q: (!self.q.is_empty()).then(|| self.q.clone()),
+            content_type: (!self.kind.is_empty()).then(|| self.kind.clone()),
+            sort: (self.sort != SortOrder::Newest).then_some(self.sort),
         }
     }
 }
@@ -77,13 +85,14 @@ impl Listing {
             created_at: last.created_at,
             asset_id: last.asset_id,
             rows: self.items.len() as u32,
+            newest_first: self.filter.sort == SortOrder::Newest,
         })
     }
 
     /// Whether `page`, fetched from `cursor` for `filter`, continues this listing. A refresh or
     /// a filter change may have replaced the listing while the page was on its way.
-    pub(crate) fn continues_at(&self, filter: Filter, cursor: &str) -> bool {
-        self.filter == filter && self.next_cursor.as_deref() == Some(cursor)
+    pub(crate) fn continues_at(&self, filter: &Filter, cursor: &str) -> bool {
+        self.filter == *filter && self.next_cursor.as_deref() == Some(cursor)
     }
 }
 
@@ -93,6 +102,8 @@ pub(crate) struct Reach {
     created_at: DateTime<Utc>,
     asset_id: AssetId,
     rows: u32,
+    /// Other orders (oldest, largest) are covered by the row itself only.
+    newest_first: bool,
 }
 
 impl Reach {
@@ -100,7 +111,8 @@ impl Reach {
     /// creation time, which never changes; rows created in the same instant may cost one more
     /// request, never a missing row.
     fn covered_by(&self, asset: &Asset) -> bool {
-        asset.asset_id == self.asset_id || asset.created_at < self.created_at
+        asset.asset_id == self.asset_id
+            || (self.newest_first && asset.created_at < self.created_at)
     }
 }
 
@@ -118,15 +130,16 @@ pub(crate) async fn load_first(
             .map_or(0, |reach| reach.rows)
             .saturating_sub(listing.items.len() as u32);
         let limit = still.max(DEFAULT_PAGE_SIZE);
-        let page = list_assets(filter.query(listing.next_cursor.clone(), limit)).await?;
+        let page = list_assets(listing.filter.query(listing.next_cursor.clone(), limit)).await?;
         let empty = page.items.is_empty();
         listing.append(page);
         let reached = reach().is_none_or(|reach| {
-            listing
-                .items
-                .iter()
-                .rev()
-                .any(|asset| reach.covered_by(asset))
+            listing.items.len() as u32 >= reach.rows && !reach.newest_first
+                || listing
+                    .items
+                    .iter()
+                    .rev()
+                    .any(|asset| reach.covered_by(asset))
         });
         if reached || empty || listing.next_cursor.is_none() {
             return Ok(listing);
@@ -146,14 +159,14 @@ pub(crate) async fn append_next_page(
             Some(Ok(current)) => current
                 .next_cursor
                 .clone()
-                .map(|cursor| (current.filter, cursor)),
+                .map(|cursor| (current.filter.clone(), cursor)),
             _ => None,
         }) else {
             return Ok(());
         };
         let next = list_assets(filter.query(Some(cursor.clone()), DEFAULT_PAGE_SIZE)).await?;
         let appended = listing.try_update(|current| match current {
-            Some(Ok(current)) if current.continues_at(filter, &cursor) => {
+            Some(Ok(current)) if current.continues_at(&filter, &cursor) => {
                 current.append(next);
                 // Set here, in the same turn as the append, so a refresh that is on its way
                 // sees it after its next request and reads down to these rows too.
@@ -220,13 +233,13 @@ mod tests {
     fn a_page_continues_only_the_listing_it_was_fetched_for() {
         let mut listing = Listing::new(Filter::default());
         listing.append(page(&[1], Some("c1")));
-        assert!(listing.continues_at(Filter::default(), "c1"));
-        assert!(!listing.continues_at(Filter::default(), "c0"));
+        assert!(listing.continues_at(&Filter::default(), "c1"));
+        assert!(!listing.continues_at(&Filter::default(), "c0"));
         let created = Filter {
             state: Some(AssetState::Created),
             ..Filter::default()
         };
-        assert!(!listing.continues_at(created, "c1"));
+        assert!(!listing.continues_at(&created, "c1"));
     }
 
     #[test]

@@ -70,7 +70,9 @@ async fn create(
         .into_response())
 }
 
-/// List the caller's assets (an admin's: everyone's), newest first, a page at a time.
+/// List the caller's assets (an admin's: everyone's), newest first (or `?sort=`), a page at a
+/// time; `?q=` keeps filenames starting with it (case-insensitive), `?type=` one content type or
+/// family.
 #[utoipa::path(
     get, path = "/assets", tag = "assets", operation_id = "list_assets",
     security(("api_key" = [])),
@@ -80,6 +82,7 @@ async fn create(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
         (status = 429, response = RateLimited),
         (status = 503, response = Unavailable),
     ),

@@ -111,7 +111,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match &err {
             ServiceError::NotFound(_) => Self::new(ErrorCode::NotFound, err.to_string()),
-            ServiceError::Conflict { .. } => Self::new(ErrorCode::Conflict, err.to_string()),
+            ServiceError::Conflict { .. } | ServiceError::TooBroad(_) => {
+                Self::new(ErrorCode::Conflict, err.to_string())
+            }
             ServiceError::Invalid(invalid) if invalid.too_large => {
                 Self::new(ErrorCode::TooLarge, err.to_string())
             }

@@ -54,6 +54,10 @@ pub enum ServiceError {
     /// The principal may not do this (for what exists but is not theirs, `NotFound` instead).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A listing too broad for the store to answer within its bounds (409: it depends on
+    /// what is stored; a narrower search works).
+    #[error("{0}")]
+    TooBroad(String),
     #[error("storage unavailable")]
     Unavailable(#[source] anyhow::Error),
 }
@@ -64,6 +68,7 @@ impl From<StoreError> for ServiceError {
             StoreError::BadCursor => {
                 ServiceError::Invalid(InvalidInput::new("cursor is not one this server issued"))
             }
+            StoreError::TooBroad(why) => ServiceError::TooBroad(why),
             other => ServiceError::Unavailable(other.into()),
         }
     }

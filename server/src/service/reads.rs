@@ -35,7 +35,12 @@ impl Service {
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
             return Err(InvalidInput::new(format!("limit must be 1..={MAX_PAGE_SIZE}")).into());
         }
-        let after = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let search = query.search()?;
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|raw| Cursor::decode(raw, &search))
+            .transpose()?;
         let filter = match (query.state, query.include_deleted) {
             (Some(state), _) => StateFilter::Only(state),
             (None, true) => StateFilter::All,
@@ -48,6 +53,7 @@ impl Service {
                 limit,
                 after,
                 filter,
+                search,
             })
             .await?;
         Ok(AssetPage {

@@ -4,7 +4,7 @@
 //! that long). Every write is conditional, so a sweep racing an event or a
 //! client changes nothing twice.
 
-use app::model::{Asset, AssetState};
+use app::model::{Asset, AssetState, Search};
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::info;
 
@@ -53,6 +53,7 @@ impl Service {
                 limit: 200,
                 after,
                 filter: StateFilter::Only(AssetState::Created),
+                search: Search::default(),
             };
             let (items, next) = self.store().list(&page).await?;
             for asset in items.iter().filter(|a| a.created_at <= stale_before) {

@@ -69,6 +69,7 @@ fn page(
         limit,
         after,
         filter,
+        search: Default::default(),
     }
 }
 

@@ -2,12 +2,17 @@
 
 use std::collections::HashMap;
 
-use app::model::{Asset, AssetId, Checksum};
+use app::model::{Asset, AssetId, Checksum, filename_key, type_key};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{EXPIRES, SHARD, SHARDS, n, s};
 use crate::store::StoreError;
+
+/// The lowercase filename a prefix search matches (`begins_with`).
+pub(super) const FILENAME_KEY: &str = "filename_lower";
+/// The lowercase type essence a type filter matches.
+pub(super) const TYPE_KEY: &str = "type_lower";
 
 /// The listing order's key: fixed width, so string order is time order; the id breaks ties.
 pub(super) fn sort_key(created_at: DateTime<Utc>, id: AssetId) -> String {
@@ -57,8 +62,10 @@ pub(super) fn to_item(asset: &Asset, expires_at: Option<i64>) -> HashMap<String,
     item
 }
 
-pub(super) fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 7] {
+pub(super) fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 9] {
     [
+        (FILENAME_KEY, asset.filename.as_deref().map(filename_key).map(s)),
+        (TYPE_KEY, asset.content_type.as_deref().map(type_key).map(s)),
         ("filename", asset.filename.clone().map(s)),
         ("content_type", asset.content_type.clone().map(s)),
         ("size", asset.size.map(n)),

@@ -6,7 +6,8 @@
 //! Listing never scans. One owner's assets, newest first, are one `Query` on the `by_created`
 //! index (partition = owner). Every owner's (admins) are spread over `SHARDS` fixed partitions
 //! of `all_by_created` (shard from the asset id): one `Query` per shard in parallel, each
-//! starting below the cursor and stopping at a page plus one, merged newest first.
+//! starting below the cursor and stopping at a page plus one, merged newest first. Search
+//! (prefix, type, oldest, largest) and its bounds: `listing`.
 //!
 //! Users, API keys and sessions live in a second table (`auth`).
 
@@ -24,6 +25,8 @@ use super::{AssetStore, Cursor, PageRequest, StateCounts, StoreError};
 mod auth;
 mod items;
 mod listing;
+
+pub use listing::MAX_SIZE_SORTED;
 
 use items::{from_item, is_expired, optional_fields, to_item};
 
@@ -253,11 +256,7 @@ impl AssetStore for DynamoStore {
     }
 
     async fn list(&self, page: &PageRequest) -> Result<(Vec<Asset>, Option<Cursor>), StoreError> {
-        let items = match &page.owner {
-            Some(owner) => self.list_owner(owner, page).await?,
-            None => self.list_all(page).await?,
-        };
-        Ok(page.cut(items))
+        Ok(page.cut(self.list_page(page).await?))
     }
 
     async fn adopt_unowned(&self, owner: &str) -> Result<u64, StoreError> {

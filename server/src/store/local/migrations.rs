@@ -3,6 +3,7 @@
 //! leaves the file at one version or the next, never between.
 
 use anyhow::Context as _;
+use app::model::{filename_key, type_key};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Version 1: the schema of the releases before versioned migrations. Their files say
@@ -64,8 +65,20 @@ const V3: &str = "
 ALTER TABLE assets ADD COLUMN multipart TEXT;
 ";
 
+/// Version 4: search. The Unicode lowercase filename and the lowercase type essence (SQLite's
+/// `lower()` knows ASCII only: `fill_search_keys` computes them in Rust for existing rows), and
+/// the indexes that list by filename prefix and by size (unknown size as -1: last).
+const V4: &str = "
+ALTER TABLE assets ADD COLUMN filename_lower TEXT;
+ALTER TABLE assets ADD COLUMN type_lower TEXT;
+CREATE INDEX assets_by_owner_name ON assets (owner, filename_lower, created_us DESC, id DESC);
+CREATE INDEX assets_by_name ON assets (filename_lower, created_us DESC, id DESC);
+CREATE INDEX assets_by_owner_size ON assets (owner, coalesce(size, -1) DESC, created_us DESC, id DESC);
+CREATE INDEX assets_by_size ON assets (coalesce(size, -1) DESC, created_us DESC, id DESC);
+";
+
 /// Step `i` brings the file to version `i + 1`. Append only; never edit a released step.
-const STEPS: [&str; 3] = [V1, V2, V3];
+const STEPS: [&str; 4] = [V1, V2, V3, V4];
 
 /// The version this release writes.
 pub const CURRENT: i64 = STEPS.len() as i64;
@@ -90,10 +103,40 @@ pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         }
         tx.execute_batch(sql)
             .with_context(|| format!("migrating the metadata file to version {version}"))?;
+        if version == 4 {
+            fill_search_keys(&tx).context("filling the search columns")?;
+        }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()
             .with_context(|| format!("committing schema version {version}"))?;
         tracing::info!(version, "metadata schema migrated");
+    }
+    Ok(())
+}
+
+/// Computes `filename_lower` and `type_lower` of every existing row (version 4).
+fn fill_search_keys(conn: &Connection) -> rusqlite::Result<()> {
+    let mut read = conn.prepare(
+        "SELECT id, filename, content_type FROM assets
+         WHERE filename IS NOT NULL OR content_type IS NOT NULL",
+    )?;
+    let rows = read
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut write =
+        conn.prepare("UPDATE assets SET filename_lower = ?2, type_lower = ?3 WHERE id = ?1")?;
+    for (id, filename, content_type) in rows {
+        write.execute(rusqlite::params![
+            id,
+            filename.as_deref().map(filename_key),
+            content_type.as_deref().map(type_key),
+        ])?;
     }
     Ok(())
 }

@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use app::model::{Asset, AssetId, AssetState, Checksum};
+use app::model::{Asset, AssetId, Checksum, filename_key, type_key};
 use async_trait::async_trait;
 use chrono::DateTime;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use super::{AssetStore, Cursor, PageRequest, StateCounts, StateFilter, StoreError};
+use super::{AssetStore, Cursor, PageRequest, StateCounts, StoreError};
 
 mod auth;
 mod group;
+mod listing;
 mod migrations;
 
 pub use migrations::CURRENT as SCHEMA_VERSION;
@@ -180,7 +181,8 @@ impl AssetStore for LocalStore {
             let inserted = conn
                 .execute(
                     &format!(
-                        "INSERT INTO assets ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                        "INSERT INTO assets ({COLUMNS}, filename_lower, type_lower)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                          ON CONFLICT (id) DO NOTHING"
                     ),
                     params![
@@ -197,6 +199,8 @@ impl AssetStore for LocalStore {
                         a.checksum.as_ref().map(Checksum::to_tagged),
                         a.owner,
                         multipart,
+                        a.filename.as_deref().map(filename_key),
+                        a.content_type.as_deref().map(type_key),
                     ],
                 )
                 .map_err(unavailable)?;
@@ -223,7 +227,7 @@ impl AssetStore for LocalStore {
                 .prepare_cached(
                     "UPDATE assets SET state = ?2, updated_us = ?3, filename = ?4, content_type = ?5,
                          size = ?6, etag = ?7, version = ?8, sequencer = ?9, checksum = ?12,
-                         multipart = ?13
+                         multipart = ?13, filename_lower = ?14, type_lower = ?15
                      WHERE id = ?1 AND version = ?10 AND state = ?11",
                 )
                 .and_then(|mut stmt| {
@@ -241,6 +245,8 @@ impl AssetStore for LocalStore {
                         expected_state,
                         a.checksum.as_ref().map(Checksum::to_tagged),
                         multipart,
+                        a.filename.as_deref().map(filename_key),
+                        a.content_type.as_deref().map(type_key),
                     ])
                 })
                 .map_err(unavailable)?;
@@ -269,39 +275,10 @@ impl AssetStore for LocalStore {
     async fn list(&self, page: &PageRequest) -> Result<(Vec<Asset>, Option<Cursor>), StoreError> {
         let page = page.clone();
         self.read(move |conn| {
-            let (state_clause, state_value) = match page.filter {
-                StateFilter::Live => ("state != ?1", AssetState::Deleted.as_str()),
-                StateFilter::All => ("?1 IS NOT NULL", ""),
-                StateFilter::Only(state) => ("state = ?1", state.as_str()),
-            };
-            // Row-value comparison walks the (created_us, id) index from the cursor on.
-            let (after_us, after_id) = match page.after {
-                Some(c) => (c.created_at.timestamp_micros(), c.id.to_string()),
-                None => (i64::MAX, String::new()),
-            };
-            // With an owner, the (owner, created_us, id) index; without, (created_us, id).
-            let owner_clause = match page.owner {
-                Some(_) => "owner = ?5",
-                None => "?5 IS NULL",
-            };
-            let sql = format!(
-                "SELECT {COLUMNS} FROM assets
-                 WHERE {owner_clause} AND {state_clause} AND (created_us, id) < (?2, ?3)
-                 ORDER BY created_us DESC, id DESC LIMIT ?4"
-            );
+            let (sql, values) = listing::list_sql(&page);
             let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
-            // One extra row tells whether a next page exists.
             let rows = stmt
-                .query_map(
-                    params![
-                        state_value,
-                        after_us,
-                        after_id,
-                        page.limit as i64 + 1,
-                        page.owner
-                    ],
-                    asset_from_row,
-                )
+                .query_map(rusqlite::params_from_iter(values), asset_from_row)
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
                 .map_err(unavailable)?;
             Ok(page.cut(rows))
