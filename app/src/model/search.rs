@@ -224,7 +224,17 @@ mod tests {
                 TypeFilter::Family("image".into())
             );
         }
-        for bad in ["", "/", "image/", "/png", "a/b/c", "image/png; x=y", "ima ge", "*/*", "é"] {
+        for bad in [
+            "",
+            "/",
+            "image/",
+            "/png",
+            "a/b/c",
+            "image/png; x=y",
+            "ima ge",
+            "*/*",
+            "é",
+        ] {
             assert!(TypeFilter::parse(bad).is_err(), "{bad}");
         }
         let family = TypeFilter::Family("text".into());
@@ -244,7 +254,10 @@ mod tests {
         assert!(!search.admits(Some("ete.png"), None));
         assert!(Search::parse(Some(&"a".repeat(256)), None, None).is_err());
         assert!(Search::parse(Some(&"é".repeat(255)), None, None).is_ok());
-        assert_eq!(Search::parse(Some(""), None, None).unwrap(), Search::default());
+        assert_eq!(
+            Search::parse(Some(""), None, None).unwrap(),
+            Search::default()
+        );
         let other = Search::parse(Some("été"), Some("image"), None).unwrap();
         assert_ne!(search.fingerprint(), other.fingerprint());
         assert_eq!(

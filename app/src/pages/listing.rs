@@ -111,8 +111,7 @@ impl Reach {
     /// creation time, which never changes; rows created in the same instant may cost one more
     /// request, never a missing row.
     fn covered_by(&self, asset: &Asset) -> bool {
-        asset.asset_id == self.asset_id
-            || (self.newest_first && asset.created_at < self.created_at)
+        asset.asset_id == self.asset_id || (self.newest_first && asset.created_at < self.created_at)
     }
 }
 

@@ -6,7 +6,7 @@
 use app::model::{
     Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CompleteUpload,
     CompletedPart, CreatedAsset, DownloadLink, ErrorBody, ErrorCode, MultipartUpload, NewAsset,
-    PartToSign, PartUrl, PartUrls, SignParts, StatusReply, UploadedPart, UploadedParts,
+    PartToSign, PartUrl, PartUrls, SignParts, SortOrder, StatusReply, UploadedPart, UploadedParts,
 };
 use bytes::Bytes;
 use utoipa::openapi::path::Operation;
@@ -45,7 +45,7 @@ use super::AppState;
         schemas(Asset, AssetId, AssetState, AssetPage, Checksum, ChecksumAlgorithm, CreatedAsset,
             DownloadLink, ErrorBody, ErrorCode, NewAsset, StatusReply, MultipartUpload, SignParts,
             PartToSign, PartUrl, PartUrls, UploadedPart, UploadedParts, CompleteUpload,
-            CompletedPart),
+            CompletedPart, SortOrder),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge,
             RateLimited, Unavailable),
     ),

@@ -194,8 +194,16 @@ impl Cursor {
             s.parse::<i64>().map_err(|_| StoreError::BadCursor)
         };
         let (body, fingerprint) = match raw.split_once('~') {
-            Some((body, hex)) if hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) => {
-                (body, Some(u32::from_str_radix(hex, 16).map_err(|_| StoreError::BadCursor)?))
+            Some((body, hex))
+                if hex.len() == 8
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) =>
+            {
+                (
+                    body,
+                    Some(u32::from_str_radix(hex, 16).map_err(|_| StoreError::BadCursor)?),
+                )
             }
             Some(_) => return Err(StoreError::BadCursor),
             None => (raw, None),
@@ -320,8 +328,7 @@ mod tests {
         }
         // Today's cursors keep their shape.
         assert_eq!(
-            Cursor::after(&asset(id, created_at), &Search::default())
-            .encode(),
+            Cursor::after(&asset(id, created_at), &Search::default()).encode(),
             format!("1764000000123456.{id}")
         );
         for bad in [

@@ -20,6 +20,8 @@ mod multipart;
 mod openapi;
 mod request_limits;
 mod s3_keys;
+mod search;
 mod startup;
 mod store_contract;
+mod store_contract_search;
 mod upload_urls;

@@ -118,9 +118,30 @@ async fn the_document_is_openapi_3_1_with_every_error_code_and_the_real_bounds()
     let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap()["schema"].clone();
     assert_eq!(param("limit")["minimum"], 1);
     assert_eq!(param("limit")["maximum"], MAX_PAGE_SIZE);
-    for name in ["cursor", "state", "owner", "include_deleted"] {
+    for name in [
+        "cursor",
+        "state",
+        "owner",
+        "include_deleted",
+        "q",
+        "type",
+        "sort",
+    ] {
         assert!(param(name).is_object(), "{name}");
     }
+    // Search: bounds and values as the server takes them.
+    assert_eq!(param("q")["maxLength"], app::model::MAX_QUERY_CHARS);
+    assert_eq!(param("type")["maxLength"], app::model::MAX_TYPE_BYTES);
+    assert_eq!(
+        param("cursor")["pattern"],
+        server::store::CURSOR_PATTERN,
+        "the cursor's documented shape is the one the store issues"
+    );
+    assert_eq!(param("sort")["$ref"], "#/components/schemas/SortOrder");
+    assert_eq!(
+        doc["components"]["schemas"]["SortOrder"]["enum"],
+        serde_json::json!(["newest", "oldest", "largest"])
+    );
     let params = doc["paths"]["/assets/{id}"]["get"]["parameters"]
         .as_array()
         .unwrap();

@@ -64,7 +64,10 @@ pub(super) fn to_item(asset: &Asset, expires_at: Option<i64>) -> HashMap<String,
 
 pub(super) fn optional_fields(asset: &Asset) -> [(&'static str, Option<AttributeValue>); 9] {
     [
-        (FILENAME_KEY, asset.filename.as_deref().map(filename_key).map(s)),
+        (
+            FILENAME_KEY,
+            asset.filename.as_deref().map(filename_key).map(s),
+        ),
         (TYPE_KEY, asset.content_type.as_deref().map(type_key).map(s)),
         ("filename", asset.filename.clone().map(s)),
         ("content_type", asset.content_type.clone().map(s)),

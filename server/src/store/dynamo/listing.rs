@@ -118,7 +118,10 @@ impl DynamoStore {
             ("#pk".to_string(), partition.key.to_string()),
             (format!("#{EXPIRES}"), EXPIRES.to_string()),
         ]);
-        if let Some(cursor) = page.after.filter(|_| page.search.sort != SortOrder::Largest) {
+        if let Some(cursor) = page
+            .after
+            .filter(|_| page.search.sort != SortOrder::Largest)
+        {
             key_condition.push_str(if oldest {
                 " AND created_sort > :after"
             } else {

@@ -34,9 +34,10 @@ pub(super) fn list_sql(page: &PageRequest) -> (String, Vec<Value>) {
             "state != {}",
             bind(AssetState::Deleted.as_str().to_string().into())
         )),
-        StateFilter::Only(state) => {
-            clauses.push(format!("state = {}", bind(state.as_str().to_string().into())))
-        }
+        StateFilter::Only(state) => clauses.push(format!(
+            "state = {}",
+            bind(state.as_str().to_string().into())
+        )),
     }
     if let Some(prefix) = &page.search.name_prefix {
         // A range on the index, then the exact check: U+10FFFF bounds every continuation but
@@ -179,7 +180,9 @@ mod tests {
                             };
                             let words: Vec<&str> = plan.split_whitespace().collect();
                             assert!(
-                                words.windows(3).any(|w| w == ["USING", "INDEX", index.as_str()]),
+                                words
+                                    .windows(3)
+                                    .any(|w| w == ["USING", "INDEX", index.as_str()]),
                                 "{case}"
                             );
                             if owner.is_some() {

@@ -204,7 +204,11 @@ impl AssetStore for LocalStore {
                     ],
                 )
                 .map_err(unavailable)?;
-            if inserted == 0 { Err(StoreError::AlreadyExists) } else { Ok(()) }
+            if inserted == 0 {
+                Err(StoreError::AlreadyExists)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
