@@ -10,7 +10,8 @@ use super::listing::{Filter, Reach, append_next_page, load_first};
 use crate::components::asset_table::AssetTable;
 use crate::components::page::{NoticeArea, Page, error_text};
 use crate::components::uploads::UploadPanel;
-use crate::model::AssetState;
+use super::search::SearchForm;
+use leptos_router::hooks::use_query_map;
 
 /// Download link lifetimes offered (seconds, label).
 const LINK_LIFETIMES: [(u64, &str); 4] = [
@@ -29,20 +30,25 @@ pub fn Dashboard() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     let page = Page::new(DEFAULT_LINK_TTL);
-    let filter = RwSignal::new(Filter::default());
+    // The search is the URL's query (`pages::search`): bookmarkable, kept on reload.
+    let query = use_query_map();
+    let filter = Memo::new(move |_| Filter::from_query(&query.get()));
     // Where the rows loaded with "Load more" end: a refresh reads down to it (see `listing`).
     // A new filter starts again from the first page.
     let reach = StoredValue::new(None::<Reach>);
-    let set_filter = move |new: Filter| {
-        reach.set_value(None);
-        filter.set(new);
-    };
+    let reach_filter = StoredValue::new(None::<Filter>);
     let loading_more = RwSignal::new(false);
     let uploads_in_flight = RwSignal::new(0u32);
 
     let listing = Resource::new(
         move || (page.refreshes.get(), filter.get()),
-        move |(_, filter)| load_first(filter, move || reach.try_get_value().flatten()),
+        move |(_, filter)| {
+            if reach_filter.get_value().as_ref() != Some(&filter) {
+                reach.set_value(None);
+                reach_filter.set_value(Some(filter.clone()));
+            }
+            load_first(filter, move || reach.try_get_value().flatten())
+        },
     );
 
     let load_more = move || {
@@ -83,37 +89,7 @@ pub fn Dashboard() -> impl IntoView {
             <UploadPanel page uploads_in_flight />
             <NoticeArea page />
             <div class="filters">
-                <label>
-                    "State "
-                    <select
-                        aria-label="Filter by state"
-                        on:change=move |ev| {
-                            set_filter(Filter {
-                                state: event_target_value(&ev).parse().ok(),
-                                ..filter.get_untracked()
-                            })
-                        }
-                    >
-                        <option value="">"All"</option>
-                        {AssetState::ALL
-                            .into_iter()
-                            .map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
-                <label>
-                    <input
-                        type="checkbox"
-                        aria-label="Show deleted assets"
-                        on:change=move |ev| {
-                            set_filter(Filter {
-                                include_deleted: event_target_checked(&ev),
-                                ..filter.get_untracked()
-                            })
-                        }
-                    />
-                    " Show deleted"
-                </label>
+                <SearchForm />
                 <label>
                     "Link lifetime "
                     <select
@@ -142,6 +118,10 @@ pub fn Dashboard() -> impl IntoView {
                     listing
                         .get()
                         .map(|result| match result {
+                            Ok(list) if list.items.is_empty() && list.filter.narrows() => {
+                                view! { <p class="empty">"No assets match this search."</p> }
+                                    .into_any()
+                            }
                             Ok(list) if list.items.is_empty() => {
                                 view! { <p class="empty">"No assets yet."</p> }.into_any()
                             }
