@@ -8,8 +8,8 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 
 use crate::model::{
     ApiKeyInfo, Asset, AssetId, AssetPage, CompleteUpload, CreatedApiKey, CreatedAsset,
-    DownloadLink, ErrorBody, ErrorCode, ListQuery, NewApiKey, NewAsset, PartUrls, Principal,
-    SignInForm, SignParts, UploadedParts, UrlLifetime,
+    DeleteFailure, DownloadLink, ErrorBody, ErrorCode, ListQuery, NewApiKey, NewAsset, PartUrls,
+    Principal, SignInForm, SignParts, UploadedParts, UrlLifetime,
 };
 
 /// Server functions fail with the REST API's own error body; the server sets the matching
@@ -110,6 +110,28 @@ pub async fn get_download_link(
 #[server(input = Json, endpoint = "delete_asset")]
 pub async fn delete_asset(id: AssetId) -> Result<(), ErrorBody> {
     port()?.delete(id).await
+}
+
+/// Deletes several assets (the dashboard's multi-select), each exactly as `delete_asset` does,
+/// one after another; answers those that could not be deleted, with why. At most
+/// `MAX_BULK_DELETE` ids: more is refused whole, nothing deleted.
+#[server(input = Json, endpoint = "delete_assets")]
+pub async fn delete_assets(ids: Vec<AssetId>) -> Result<Vec<DeleteFailure>, ErrorBody> {
+    use crate::model::MAX_BULK_DELETE;
+    if ids.len() > MAX_BULK_DELETE {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidInput,
+            format!("at most {MAX_BULK_DELETE} assets can be deleted at once"),
+        ));
+    }
+    let port = port()?;
+    let mut failed = Vec::new();
+    for id in ids {
+        if let Err(error) = port.delete(id).await {
+            failed.push(DeleteFailure { id, error });
+        }
+    }
+    Ok(failed)
 }
 
 /// Presigned URLs for some parts of a multipart upload.

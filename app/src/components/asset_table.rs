@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 
 use super::confirm::ConfirmAction;
 use super::page::Page;
+use super::selection::{RowSelectBox, SelectAllBox};
 use crate::api::{delete_asset, get_download_link};
 use crate::browser;
 use crate::model::{Action, Asset, AssetState, UrlLifetime, human_size};
@@ -29,10 +30,18 @@ impl RowActions {
 pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
     // Only an admin's list holds more than one owner's assets: then say whose each is.
     let show_owner = items.iter().any(|a| a.owner != items[0].owner);
+    let selectable: Vec<_> = items
+        .iter()
+        .filter(|a| RowActions::for_state(a.state).deletable)
+        .map(|a| (a.asset_id, display_name(a)))
+        .collect();
     view! {
         <table class="assets">
             <thead>
                 <tr>
+                    <th scope="col" class="select">
+                        <SelectAllBox rows=selectable />
+                    </th>
                     <th scope="col">"File"</th>
                     <Show when=move || show_owner>
                         <th scope="col">"Owner"</th>
@@ -55,10 +64,18 @@ pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
     }
 }
 
+/// What a row calls its asset: the filename, else the id.
+fn display_name(asset: &Asset) -> String {
+    asset
+        .filename
+        .clone()
+        .unwrap_or_else(|| asset.asset_id.to_string())
+}
+
 #[component]
 fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
     let id = asset.asset_id;
-    let name = asset.filename.clone().unwrap_or_else(|| id.to_string());
+    let name = display_name(&asset);
     let state = asset.state.as_str();
     let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
@@ -111,6 +128,9 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
 
     view! {
         <tr data-asset-id=id.to_string()>
+            <td class="select">
+                {deletable.then(|| view! { <RowSelectBox id name=name.clone() /> })}
+            </td>
             <td class="file">{name.clone()}</td>
             <Show when=move || show_owner>
                 <td class="owner" data-label="Owner">{owner.get_value()}</td>

@@ -8,5 +8,6 @@ pub mod asset_table;
 pub mod confirm;
 pub mod header;
 pub mod page;
+pub mod selection;
 mod upload_flow;
 pub mod uploads;

@@ -33,8 +33,8 @@ pub use upload::{
     validate_filename, whole_number,
 };
 pub use wire::{
-    AssetPage, CreatedAsset, DEFAULT_PAGE_SIZE, DownloadLink, DownloadParams, ErrorBody, ErrorCode,
-    ListQuery, MAX_PAGE_SIZE, StatusReply,
+    AssetPage, CreatedAsset, DEFAULT_PAGE_SIZE, DeleteFailure, DownloadLink, DownloadParams,
+    ErrorBody, ErrorCode, ListQuery, MAX_BULK_DELETE, MAX_PAGE_SIZE, StatusReply,
 };
 
 /// Input that does not pass validation; `too_large` marks a size over the limit (413).

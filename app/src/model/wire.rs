@@ -118,6 +118,16 @@ impl ListQuery {
     }
 }
 
+/// The most assets one bulk delete (the dashboard's multi-select) takes.
+pub const MAX_BULK_DELETE: usize = 100;
+
+/// An asset a bulk delete could not delete, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteFailure {
+    pub id: AssetId,
+    pub error: ErrorBody,
+}
+
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 

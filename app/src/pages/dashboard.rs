@@ -7,10 +7,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::listing::{Filter, Reach, append_next_page, load_first};
+use super::search::SearchForm;
 use crate::components::asset_table::AssetTable;
 use crate::components::page::{NoticeArea, Page, error_text};
+use crate::components::selection::{Selection, SelectionBar};
 use crate::components::uploads::UploadPanel;
-use super::search::SearchForm;
 use leptos_router::hooks::use_query_map;
 
 /// Download link lifetimes offered (seconds, label).
@@ -30,6 +31,7 @@ pub fn Dashboard() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     let page = Page::new(DEFAULT_LINK_TTL);
+    Selection::provide();
     // The search is the URL's query (`pages::search`): bookmarkable, kept on reload.
     let query = use_query_map();
     let filter = Memo::new(move |_| Filter::from_query(&query.get()));
@@ -113,6 +115,7 @@ pub fn Dashboard() -> impl IntoView {
                     </select>
                 </label>
             </div>
+            <SelectionBar page />
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
                 {move || {
                     listing

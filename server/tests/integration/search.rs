@@ -179,3 +179,88 @@ async fn bad_search_values_are_refused_with_json_errors() {
     let resp = app.call(Method::GET, &path(&[("q", fits.as_str())])).await;
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_deletes_several_assets_at_once_and_reports_each_failure() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user_with_key("alice", false).await;
+    let (_, bob) = app.user_with_key("bob", false).await;
+    let create = |key: String, name: &'static str| {
+        let url = app.url("/assets");
+        async move {
+            let resp = bearer_client(&key)
+                .post(url)
+                .json(&json!({"filename": name}))
+                .send()
+                .await
+                .unwrap();
+            let created: Value = resp.json().await.unwrap();
+            created["id"].as_str().unwrap().to_string()
+        }
+    };
+    let a = create(alice.clone(), "a.txt").await;
+    let b = create(alice.clone(), "b.txt").await;
+    let kept = create(alice.clone(), "kept.txt").await;
+    let bobs = create(bob.clone(), "bob.txt").await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let cookie = app.session_cookie("alice", "a password for tests").await;
+
+    let resp = app
+        .server_fn(
+            "delete_assets",
+            Some(&cookie),
+            json!({"ids": [a, b, bobs, unknown]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let failed: Value = resp.json().await.unwrap();
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for (failure, id) in failed.iter().zip([&bobs, &unknown]) {
+        assert_eq!(failure["id"], id.as_str());
+        assert_eq!(
+            failure["error"]["code"], "not_found",
+            "another's is a 404 too"
+        );
+    }
+    let (_, page) = get(&app, &alice, &[("include_deleted", "true")]).await;
+    let states: Vec<(String, String)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["filename"].as_str().unwrap().to_string(),
+                i["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("kept.txt".to_string(), "CREATED".to_string()),
+            ("b.txt".to_string(), "DELETED".to_string()),
+            ("a.txt".to_string(), "DELETED".to_string()),
+        ]
+    );
+    let (_, page) = get(&app, &bob, &[]).await;
+    assert_eq!(names(&page), ["bob.txt"], "bob's asset is untouched");
+
+    // Over the bound: refused whole, nothing deleted.
+    let many: Vec<String> = (0..=app::model::MAX_BULK_DELETE)
+        .map(|_| kept.clone())
+        .collect();
+    let resp = app
+        .server_fn("delete_assets", Some(&cookie), json!({"ids": many}))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_input");
+    let (_, page) = get(&app, &alice, &[]).await;
+    assert_eq!(names(&page), ["kept.txt"]);
+    // Without a session: refused.
+    let resp = app
+        .server_fn("delete_assets", None, json!({"ids": [kept]}))
+        .await;
+    assert_eq!(resp.status(), 401);
+}
