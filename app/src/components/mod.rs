@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod asset_table;
 pub mod confirm;
 pub mod header;
+mod intake;
 pub mod page;
 pub mod selection;
 mod upload_flow;

@@ -43,7 +43,8 @@ pub(super) fn start_upload(item: UploadItem, page: Page, uploads_in_flight: RwSi
         let content_type = Some(file.type_()).filter(|t| !t.is_empty());
         // The server decides on parts by size; if it does, every part carries its SHA-256.
         let new = NewAsset {
-            filename: Some(file.name()),
+            // The name the panel gave it: a dropped folder's path, a pasted image's name.
+            filename: Some(item.name.get_value()),
             content_type,
             size: Some(file.size() as u64),
             part_sha256: true,
@@ -223,7 +224,7 @@ fn counted(uploads_in_flight: RwSignal<u32>, page: Page, task: impl Future<Outpu
 fn key_of(item: UploadItem) -> Option<String> {
     let file = item.file.get_value()?;
     Some(resume_key(
-        &file.name(),
+        &item.name.get_value(),
         file.size() as u64,
         file.last_modified(),
     ))

@@ -7,9 +7,11 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 
+use super::intake::{add_dropped, listen_for_paste};
 use super::page::Page;
 use super::upload_flow::{cancel, offer_or_start, pause, resume, start_over, start_upload};
 use crate::model::human_size;
+use crate::upload::dropped::Named;
 use crate::upload::parts::PartRun;
 use crate::upload::plan::{SpeedMeter, human_duration};
 
@@ -73,17 +75,13 @@ pub fn UploadPanel(page: Page, uploads_in_flight: RwSignal<u32>) -> impl IntoVie
     let next_key = StoredValue::new(0u32);
     let dragging = RwSignal::new(false);
 
-    let add_files = move |files: Option<web_sys::FileList>| {
-        let Some(files) = files else { return };
-        for index in 0..files.length() {
-            let Some(file) = files.get(index) else {
-                continue;
-            };
+    let add_named = move |files: Vec<Named>| {
+        for Named { file, name } in files {
             let key = next_key.get_value();
             next_key.set_value(key + 1);
             let item = UploadItem {
                 key,
-                name: StoredValue::new(file.name()),
+                name: StoredValue::new(name),
                 sent: RwSignal::new(0.0),
                 total: RwSignal::new(file.size()),
                 status: RwSignal::new(UploadStatus::Preparing),
@@ -98,6 +96,20 @@ pub fn UploadPanel(page: Page, uploads_in_flight: RwSignal<u32>) -> impl IntoVie
             offer_or_start(item, page, uploads_in_flight);
         }
     };
+    let add_files = move |files: Option<web_sys::FileList>| {
+        let Some(files) = files else { return };
+        add_named(
+            (0..files.length())
+                .filter_map(|index| files.get(index))
+                .map(|file| Named {
+                    name: file.name(),
+                    file,
+                })
+                .collect(),
+        );
+    };
+    // Files pasted anywhere on the page upload too (text pastes are left alone).
+    listen_for_paste(add_named);
 
     view! {
         <section
@@ -111,7 +123,9 @@ pub fn UploadPanel(page: Page, uploads_in_flight: RwSignal<u32>) -> impl IntoVie
             on:drop=move |ev: web_sys::DragEvent| {
                 ev.prevent_default();
                 dragging.set(false);
-                add_files(ev.data_transfer().and_then(|dt| dt.files()));
+                if let Some(transfer) = ev.data_transfer() {
+                    add_dropped(&transfer, page, add_named);
+                }
             }
         >
             <label class="drop-zone">
