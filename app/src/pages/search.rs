@@ -21,7 +21,7 @@ const TYPE_CHOICES: [(&str, &str); 8] = [
     ("audio/*", "Audio"),
     ("application/pdf", "PDF"),
     ("text/*", "Text"),
-    ("application/*", "Documents and other applications"),
+    ("application/*", "Applications"),
     ("font/*", "Fonts"),
 ];
 
@@ -81,12 +81,13 @@ impl Filter {
     }
 }
 
-/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+/// Percent-encodes a query value as a browser's form does (all but RFC 3986's unreserved
+/// characters and `*`; spaces as `%20`).
 fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => {
                 out.push(byte as char)
             }
             _ => out.push_str(&format!("%{byte:02X}")),
@@ -343,7 +344,7 @@ mod tests {
         let text = filter.to_query();
         assert_eq!(
             text,
-            "?q=%C3%A9t%C3%A9%20%26%20co%2F&type=image%2F%2A&state=UPLOADED&sort=largest&include_deleted=true"
+            "?q=%C3%A9t%C3%A9%20%26%20co%2F&type=image%2F*&state=UPLOADED&sort=largest&include_deleted=true"
         );
         assert_eq!(Filter::from_lookup(lookup(&text)), filter);
         // What a plain form submits, empty fields included.
