@@ -326,3 +326,55 @@ search_contract!(dynamo, {
         moto,
     )
 });
+
+#[tokio::test]
+async fn dynamo_sorts_by_size_up_to_its_bound_and_refuses_beyond() {
+    let moto = crate::common::Moto::start().await;
+    let table = format!("t{}", uuid::Uuid::new_v4().simple());
+    let auth_table = format!("{table}-auth");
+    let client = moto.dynamodb();
+    create_table(&client, &table, Capacity::OnDemand)
+        .await
+        .unwrap();
+    create_auth_table(&client, &auth_table, Capacity::OnDemand)
+        .await
+        .unwrap();
+    let store =
+        DynamoStore::new(client, &table, &auth_table, Duration::hours(1)).with_size_sort_bound(3);
+    let mine: Vec<Asset> = (0..4)
+        .map(|i| {
+            asset(
+                "alice",
+                i,
+                Some(&format!("{}{i}", if i < 2 { "a" } else { "b" })),
+                None,
+                Some(i as u64),
+            )
+        })
+        .collect();
+    for a in &mine {
+        store.insert(a).await.unwrap();
+    }
+    let request = |q: Option<&str>| PageRequest {
+        owner: Some("alice".into()),
+        limit: 10,
+        after: None,
+        filter: StateFilter::Live,
+        search: search(q, None, SortOrder::Largest),
+    };
+    assert!(matches!(
+        store.list(&request(None)).await,
+        Err(server::store::StoreError::TooBroad(_))
+    ));
+    // Newest first has no such bound; a narrower search sorts.
+    let newest = PageRequest {
+        search: Search::default(),
+        ..request(None)
+    };
+    assert_eq!(store.list(&newest).await.unwrap().0.len(), 4);
+    let (items, _) = store.list(&request(Some("b"))).await.unwrap();
+    assert_eq!(
+        items.iter().map(|a| a.asset_id).collect::<Vec<_>>(),
+        ordered(&mine[2..4], SortOrder::Largest)
+    );
+}

@@ -69,7 +69,7 @@ impl DynamoStore {
         // Creation order: each partition's first page+1 after the cursor holds the merged
         // page+1. Largest first: every matching item, up to the bound, sorted here.
         let wanted = if largest {
-            MAX_SIZE_SORTED + 1
+            self.size_sort_bound + 1
         } else {
             page.limit as usize + 1
         };
@@ -82,10 +82,11 @@ impl DynamoStore {
             .flatten()
             .collect();
         if largest {
-            if items.len() > MAX_SIZE_SORTED {
+            if items.len() > self.size_sort_bound {
                 return Err(StoreError::TooBroad(format!(
-                    "over {MAX_SIZE_SORTED} assets match: sorting them by size needs a narrower \
-                     search (a filename prefix, a type or a state)"
+                    "over {} assets match: sorting them by size needs a narrower search (a \
+                     filename prefix, a type or a state)",
+                    self.size_sort_bound
                 )));
             }
             if let Some(cursor) = &page.after {

@@ -54,6 +54,8 @@ pub struct DynamoStore {
     auth_table: String,
     /// How long a `CREATED` record lives without an upload before DynamoDB may expire it.
     created_ttl: TimeDelta,
+    /// The most items a largest-first listing sorts (`listing::MAX_SIZE_SORTED` by default).
+    size_sort_bound: usize,
 }
 
 impl DynamoStore {
@@ -63,7 +65,14 @@ impl DynamoStore {
             table: table.to_string(),
             auth_table: auth_table.to_string(),
             created_ttl,
+            size_sort_bound: MAX_SIZE_SORTED,
         }
+    }
+
+    /// Another bound for largest-first listings (tests reach it without 10,000 items).
+    pub fn with_size_sort_bound(mut self, bound: usize) -> Self {
+        self.size_sort_bound = bound;
+        self
     }
 
     fn expires_at(&self, asset: &Asset) -> i64 {
