@@ -708,6 +708,16 @@ async fn a_released_data_directory_migrates_in_place_once() {
         let read = store.get(asset.asset_id).await.unwrap().unwrap();
         assert_eq!((read.owner.as_str(), read.version), ("admin", 2));
     }
+    // Search finds the rows stored before it existed: version 4 filled in their keys.
+    let search = app::model::Search::parse(Some("F."), Some("TEXT/*"), None).unwrap();
+    let request = PageRequest {
+        search,
+        ..page(Some("admin"), 10, None, StateFilter::All)
+    };
+    let (found, _) = store.list(&request).await.unwrap();
+    for asset in &old {
+        assert!(found.iter().any(|a| a.asset_id == asset.asset_id));
+    }
 }
 
 #[tokio::test]
