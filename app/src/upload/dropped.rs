@@ -76,7 +76,11 @@ pub(crate) fn take_dropped(transfer: &DataTransfer) -> Vec<Dropped> {
     if dropped.is_empty()
         && let Some(files) = transfer.files()
     {
-        dropped.extend((0..files.length()).filter_map(|i| files.get(i)).map(Dropped::File));
+        dropped.extend(
+            (0..files.length())
+                .filter_map(|i| files.get(i))
+                .map(Dropped::File),
+        );
     }
     dropped
 }
