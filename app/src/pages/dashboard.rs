@@ -29,6 +29,7 @@ pub fn Dashboard() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     let page = Page::new(DEFAULT_LINK_TTL);
+    crate::components::when::provide_clock();
     let filter = RwSignal::new(Filter::default());
     // Where the rows loaded with "Load more" end: a refresh reads down to it (see `listing`).
     // A new filter starts again from the first page.

@@ -1,5 +1,6 @@
 //! Big files from the dashboard: the plan of a multipart upload (pure) and the browser-side run
 //! that sends its parts.
 
+pub(crate) mod hash;
 pub(crate) mod parts;
 pub(crate) mod plan;
