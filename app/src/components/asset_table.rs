@@ -71,7 +71,7 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
     } = RowActions::for_state(asset.state);
     // Stored so the `Show` branches, which may render many times, can read them.
     let download_label = StoredValue::new(format!("Download {name}"));
-    let copy_label = StoredValue::new(format!("Copy download link for {name}"));
+    let copy_label = StoredValue::new(format!("Copy link for {name}"));
     let owner = StoredValue::new(asset.owner.clone());
     let preview = (downloadable
         && asset
@@ -128,7 +128,7 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
             <td>
                 <span class=format!("badge badge-{}", state.to_lowercase())>{state}</span>
                 " "
-                <VerifiedBadge checksum=asset.checksum.clone() />
+                <VerifiedBadge checksum=asset.checksum.clone() state=asset.state />
             </td>
             // Labelled only when there is a value: on a phone, empty cells then take no room.
             <td data-label=asset.size.map(|_| "Size")>{asset.size.map(human_size).unwrap_or_default()}</td>

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use super::page::error_text;
 use super::uploads::{UploadItem, UploadStatus};
 use crate::api::get_upload_policy;
-use crate::model::{Checksum, ChecksumAlgorithm, NewAsset, UploadPolicy};
+use crate::model::{AssetState, Checksum, ChecksumAlgorithm, NewAsset, UploadPolicy};
 use crate::upload::hash::sha256_streaming;
 
 thread_local! {
@@ -63,10 +63,12 @@ pub(super) async fn prepare(
     )))
 }
 
-/// "verified" on a row whose record keeps a checksum storage checked on upload.
+/// "verified" on a row whose record keeps a checksum that storage checked: once the object
+/// arrived (a declared checksum alone, before any bytes, proves nothing yet).
 #[component]
-pub fn VerifiedBadge(checksum: Option<Checksum>) -> impl IntoView {
-    checksum.map(|checksum| {
+pub fn VerifiedBadge(checksum: Option<Checksum>, state: AssetState) -> impl IntoView {
+    let arrived = matches!(state, AssetState::Received | AssetState::Uploaded);
+    checksum.filter(|_| arrived).map(|checksum| {
         let algorithm = match checksum.algorithm {
             ChecksumAlgorithm::Sha256 => "SHA-256",
             ChecksumAlgorithm::Md5 => "MD5",
