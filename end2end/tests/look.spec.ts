@@ -50,6 +50,18 @@ test('an image previews in a dialog; HTML and SVG stay download-only', async ({ 
   await dialog.getByRole('button', { name: 'Close' }).click();
   await expect(dialog).toBeHidden();
   await expect(open).toBeFocused();
+
+  // A PDF opens in a frame from storage, served as application/pdf (the CSP's frame-src).
+  const pdf = `report-${stamp}.pdf`;
+  await uploadViaApi(request, anon, pdf, 'application/pdf', Buffer.from('%PDF-1.4\n%%EOF\n'));
+  await page.reload();
+  await waitHydrated(page);
+  await page.getByRole('button', { name: `Preview ${pdf}` }).click();
+  const frame = page.getByRole('dialog', { name: pdf }).locator('iframe');
+  await expect(frame).toHaveAttribute('title', `Preview of ${pdf}`);
+  expect(await frame.getAttribute('src')).toContain('response-content-type=application%2Fpdf');
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog', { name: pdf })).toBeHidden();
 });
 
 test('the browser declares the file SHA-256; the row says verified', async ({ page, request }) => {
