@@ -12,13 +12,16 @@
 #                                  10 GiB by default: BENCH_MULTIPART_MIB="1024 10240"), with the
 #                                  server's RSS (a size is skipped when the disk cannot hold it
 #                                  twice), and 1 GiB through the dashboard in Chromium
+#   BENCH_ONLY=firstload bench/run.sh    only the release wasm's size (raw, gzip, brotli; the
+#                                  dashboard's budget is 400 KiB brotli) and the dashboard's
+#                                  first load in Chromium, cold and warm cache
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 only="${BENCH_ONLY:-}"
 case "$only" in
-  "" | s3cp | moto | middleware | multipart) ;;
-  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware, multipart)" >&2; exit 2 ;;
+  "" | s3cp | moto | middleware | multipart | firstload) ;;
+  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware, multipart, firstload)" >&2; exit 2 ;;
 esac
 scripts/setup.sh test >&2
 if [ "$only" != s3cp ] && { ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; }; then
@@ -244,15 +247,29 @@ if [ "$only" = moto ]; then
   exit 0
 fi
 
-wasm="$root/target/site/pkg/assets.wasm"
-row "release wasm (raw / gzip -9 / brotli -q 11)" \
-  "$(stat -c%s "$wasm" | awk '{printf "%.0f KiB", $1/1024}') / $(gzip -9 -c "$wasm" | wc -c | awk '{printf "%.0f KiB", $1/1024}') / $(brotli -c -q 11 "$wasm" | wc -c | awk '{printf "%.0f KiB", $1/1024}')"
+wasm_row() {
+  local wasm="$root/target/site/pkg/assets.wasm"
+  row "release wasm (raw / gzip -9 / brotli -q 11)" \
+    "$(stat -c%s "$wasm" | awk '{printf "%.0f KiB", $1/1024}') / $(gzip -9 -c "$wasm" | wc -c | awk '{printf "%.0f KiB", $1/1024}') / $(brotli -c -q 11 "$wasm" | wc -c | awk '{printf "%.0f KiB", $1/1024}')"
+}
+# The dashboard in Chromium: cold cache, then warm (two rows).
+first_load_rows() {
+  (cd end2end && ASSETS_USER=admin ASSETS_PASSWORD='bench password 1234' node first-load.mjs "$base" 5) |
+    while IFS= read -r line; do row "dashboard ${line%%:*}" "${line#*: }"; done
+}
+if [ "$only" = firstload ]; then
+  wasm_row
+  start_server "$work/data"
+  first_load_rows
+  exit 0
+fi
+
+wasm_row
 "$target_dir/release/examples/presign" | while IFS= read -r line; do row "${line%%:*}" "${line#*: }"; done
 
 start_server "$work/data"
 row "start-up to first /healthz answer" "$startup_ms ms"
-line="$(cd end2end && ASSETS_USER=admin ASSETS_PASSWORD='bench password 1234' node first-load.mjs "$base" 5)"
-row "dashboard ${line%%:*}" "${line#*: }"
+first_load_rows
 sleep 1
 row "idle RSS" "$(kib_to_mib "$(status_kib "$pid" VmRSS)")"
 

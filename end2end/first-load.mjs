@@ -1,6 +1,8 @@
 // Measures the dashboard's first load in headless Chromium: time to the server-rendered page
-// (DOMContentLoaded) and to hydration (the page's data-hydrated marker). Prints numbers; used by
-// bench/run.sh, not a test.  Usage: node first-load.mjs http://127.0.0.1:3000 [runs]
+// (DOMContentLoaded) and to hydration (the page's data-hydrated marker), with a cold cache (a
+// new context per run) and a warm one (the same context loading again: wasm, JS and CSS from
+// its cache). Prints two lines of numbers; used by bench/run.sh, not a test.
+// Usage: node first-load.mjs http://127.0.0.1:3000 [runs]
 // The dashboard needs a session: set ASSETS_USER and ASSETS_PASSWORD (a user made with
 // `server users add`); each run signs in through the API, which loads no page, so the cache
 // stays cold.
@@ -16,6 +18,15 @@ const browser = await chromium.launch({
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dom = [];
 const hydrated = [];
+const warmDom = [];
+const warmHydrated = [];
+async function load(page, doms, hydrateds) {
+  const started = Date.now();
+  await page.goto(base, { waitUntil: 'domcontentloaded' });
+  doms.push(Date.now() - started);
+  await page.waitForSelector('section.dashboard[data-hydrated="true"]');
+  hydrateds.push(Date.now() - started);
+}
 for (let i = 0; i < runs; i++) {
   const context = await browser.newContext(); // cold cache each run
   if (process.env.ASSETS_USER) {
@@ -26,12 +37,12 @@ for (let i = 0; i < runs; i++) {
     if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()} ${await signedIn.text()}`);
   }
   const page = await context.newPage();
-  const started = Date.now();
-  await page.goto(base, { waitUntil: 'domcontentloaded' });
-  dom.push(Date.now() - started);
-  await page.waitForSelector('section.dashboard[data-hydrated="true"]');
-  hydrated.push(Date.now() - started);
+  await load(page, dom, hydrated);
+  // The same context again, in a new tab: the static files come from its cache.
+  const again = await context.newPage();
+  await load(again, warmDom, warmHydrated);
   await context.close();
 }
 await browser.close();
 console.log(`first load, cold cache (median of ${runs}): page ${median(dom)} ms, hydrated ${median(hydrated)} ms`);
+console.log(`load, warm cache (median of ${runs}): page ${median(warmDom)} ms, hydrated ${median(warmHydrated)} ms`);

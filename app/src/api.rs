@@ -9,7 +9,7 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use crate::model::{
     ApiKeyInfo, Asset, AssetId, AssetPage, CompleteUpload, CreatedApiKey, CreatedAsset,
     DeleteFailure, DownloadLink, ErrorBody, ErrorCode, ListQuery, NewApiKey, NewAsset, PartUrls,
-    Principal, SignInForm, SignParts, UploadedParts, UrlLifetime,
+    PreviewLink, Principal, SignInForm, SignParts, UploadPolicy, UploadedParts, UrlLifetime,
 };
 
 /// Server functions fail with the REST API's own error body; the server sets the matching
@@ -44,6 +44,8 @@ pub trait AssetPort: Send + Sync + 'static {
         id: AssetId,
         lifetime: Option<UrlLifetime>,
     ) -> Result<DownloadLink, ErrorBody>;
+    async fn preview_link(&self, id: AssetId) -> Result<PreviewLink, ErrorBody>;
+    async fn upload_policy(&self) -> Result<UploadPolicy, ErrorBody>;
     async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ErrorBody>;
     async fn delete(&self, id: AssetId) -> Result<(), ErrorBody>;
     async fn sign_parts(&self, id: AssetId, parts: SignParts) -> Result<PartUrls, ErrorBody>;
@@ -105,6 +107,18 @@ pub async fn get_download_link(
     lifetime: Option<UrlLifetime>,
 ) -> Result<DownloadLink, ErrorBody> {
     port()?.download_link(id, lifetime).await
+}
+
+/// A 5-minute inline URL for an image, video, audio or PDF asset (`not_previewable` else).
+#[server(input = Json, endpoint = "get_preview_link")]
+pub async fn get_preview_link(id: AssetId) -> Result<PreviewLink, ErrorBody> {
+    port()?.preview_link(id).await
+}
+
+/// What the browser needs to plan an upload (when it goes in parts).
+#[server(input = Json, endpoint = "get_upload_policy")]
+pub async fn get_upload_policy() -> Result<UploadPolicy, ErrorBody> {
+    port()?.upload_policy().await
 }
 
 #[server(input = Json, endpoint = "delete_asset")]

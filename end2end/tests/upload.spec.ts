@@ -54,7 +54,7 @@ test('upload two files, download one, copy a link, delete one', async ({ page, c
   expect(readFileSync(await download.path()).equals(large.content)).toBe(true);
 
   // Copy link: the clipboard holds a working URL, and the page says when it expires.
-  await page.getByRole('button', { name: `Copy download link for ${smallName}` }).click();
+  await page.getByRole('button', { name: `Copy link for ${smallName}` }).click();
   await expect(page.locator('.notice')).toContainText('Link copied; it expires');
   const link = await page.evaluate(() => navigator.clipboard.readText());
   expect(link).toContain('X-Amz-Signature=');

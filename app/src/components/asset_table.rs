@@ -5,11 +5,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::confirm::ConfirmAction;
+use super::integrity::VerifiedBadge;
 use super::page::Page;
+use super::preview::PreviewButton;
 use super::selection::{RowSelectBox, SelectAllBox};
+use super::when::RelativeTime;
 use crate::api::{delete_asset, get_download_link};
 use crate::browser;
-use crate::model::{Action, Asset, AssetState, UrlLifetime, human_size};
+use crate::model::{Action, Asset, AssetState, UrlLifetime, human_size, previewable};
 
 /// What a row offers for an asset in `state`. The one place that decides it.
 struct RowActions {
@@ -85,8 +88,15 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
     } = RowActions::for_state(asset.state);
     // Stored so the `Show` branches, which may render many times, can read them.
     let download_label = StoredValue::new(format!("Download {name}"));
-    let copy_label = StoredValue::new(format!("Copy download link for {name}"));
+    let copy_label = StoredValue::new(format!("Copy link for {name}"));
     let owner = StoredValue::new(asset.owner.clone());
+    let preview = (downloadable
+        && asset
+            .content_type
+            .as_deref()
+            .and_then(previewable)
+            .is_some())
+    .then(|| view! { <PreviewButton id name=name.clone() page /> });
 
     let download = move |copy_only: bool| {
         busy.set(true);
@@ -137,6 +147,8 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
             </Show>
             <td>
                 <span class=format!("badge badge-{}", state.to_lowercase())>{state}</span>
+                " "
+                <VerifiedBadge checksum=asset.checksum.clone() state=asset.state />
             </td>
             // Labelled only when there is a value: on a phone, empty cells then take no room.
             <td data-label=asset.size.map(|_| "Size")>{asset.size.map(human_size).unwrap_or_default()}</td>
@@ -144,17 +156,14 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
                 {asset.content_type.clone().unwrap_or_default()}
             </td>
             <td data-label="Created">
-                <time datetime=asset.created_at.to_rfc3339()>
-                    {asset.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}
-                </time>
+                <RelativeTime at=asset.created_at />
             </td>
             <td data-label="Updated">
-                <time datetime=asset.updated_at.to_rfc3339()>
-                    {asset.updated_at.format("%Y-%m-%d %H:%M:%S").to_string()}
-                </time>
+                <RelativeTime at=asset.updated_at />
             </td>
             <td>
                 <div class="actions">
+                {preview}
                 <Show when=move || downloadable>
                     <button
                         type="button"

@@ -9,13 +9,14 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::integrity::prepare;
 use super::page::{Page, error_text};
 use super::uploads::{UploadItem, UploadStatus};
 use crate::api::{
     abort_multipart, complete_multipart, create_upload, list_uploaded_parts, mark_uploaded,
 };
 use crate::browser::{self, UploadEnd};
-use crate::model::{AssetId, CreatedAsset, ErrorCode, NewAsset};
+use crate::model::{AssetId, CreatedAsset, ErrorCode};
 use crate::upload::parts::{PartRun, RunEnd, Stop};
 use crate::upload::plan::resume_key;
 
@@ -40,15 +41,11 @@ pub(super) fn start_upload(item: UploadItem, page: Page, uploads_in_flight: RwSi
     item.run.set_value(None);
     item.status.set(UploadStatus::Preparing);
     counted(uploads_in_flight, page, async move {
-        let content_type = Some(file.type_()).filter(|t| !t.is_empty());
-        // The server decides on parts by size; if it does, every part carries its SHA-256.
-        let new = NewAsset {
-            // The name the panel gave it: a dropped folder's path, a pasted image's name.
-            filename: Some(item.name.get_value()),
-            content_type,
-            size: Some(file.size() as u64),
-            part_sha256: true,
-            ..Default::default()
+        // Storage checks every byte: the whole file's SHA-256, or each part's.
+        let new = match prepare(item, &file).await {
+            Ok(Some(new)) => new,
+            Ok(None) => return,
+            Err(why) => return failed(item, why),
         };
         match create_upload(new).await {
             Err(err) => failed(item, format!("Refused: {}", error_text(&err))),
@@ -140,6 +137,8 @@ pub(super) fn cancel(item: UploadItem, page: Page) {
             abort(item, run.id).await;
             page.refresh();
         }),
+        // The hashing loop sees it and stops.
+        (None, UploadStatus::Hashing) => item.status.set(UploadStatus::Cancelled),
         (None, _) => {
             if let Some(request) = item.request.get_value() {
                 let _ = request.abort();
@@ -257,6 +256,11 @@ async fn finish_single(end: UploadEnd, id: AssetId, item: UploadItem) -> UploadS
             code,
             message,
         } => UploadStatus::Failed(match code.as_str() {
+            "BadDigest" | "XAmzContentChecksumMismatch" => {
+                "The bytes storage received differ from the file's SHA-256 (changed or corrupted \
+                 on the way); nothing was stored. Retry."
+                    .to_string()
+            }
             "AccessDenied" if message.contains("expired") => {
                 "The upload link expired before the upload finished; retry for a fresh one."
                     .to_string()

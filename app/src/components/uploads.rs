@@ -19,6 +19,8 @@ use crate::upload::plan::{SpeedMeter, human_duration};
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum UploadStatus {
     Preparing,
+    /// Computing the file's SHA-256 before a single PUT (progress in `sent`).
+    Hashing,
     /// An unfinished upload of this file is remembered: resume it or start over.
     Offered,
     /// Listing the parts storage already holds, and checking them against the file.
@@ -173,6 +175,7 @@ fn UploadRow(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) -> 
     };
     let status_text = move || match item.status.get() {
         Preparing => "Preparing…".to_string(),
+        Hashing => format!("Hashing… {:.0}%", percent()),
         Offered => {
             "An unfinished upload of this file was found: resume it, or start over.".to_string()
         }
@@ -196,7 +199,7 @@ fn UploadRow(item: UploadItem, page: Page, uploads_in_flight: RwSignal<u32>) -> 
     let parts = move || item.multipart.get();
     let failed = move || matches!(status(), Failed(_));
     let can_cancel = move || {
-        matches!(status(), Preparing | Uploading)
+        matches!(status(), Preparing | Hashing | Uploading)
             || parts() && matches!(status(), Paused | Failed(_))
     };
     let can_pause = move || parts() && status() == Uploading;

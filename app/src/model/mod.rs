@@ -3,12 +3,16 @@
 //! - `upload`: what a client may declare for an upload (validation, checksums, URL lifetimes);
 //! - `multipart`: uploads in parts (S3's part rules, part URLs, listing and completing parts);
 //! - `search`: finding assets (filename prefix, type filter, sort order);
+//! - `preview`: which stored types may show inline (preview), never scriptable ones;
+//! - `integrity`: which checksums the dashboard declares (whole file or per part);
 //! - `auth`: users, API keys and who a request acts as;
 //! - `wire`: the requests and replies of the REST API and the server functions, errors included.
 
 mod auth;
+mod integrity;
 mod lifecycle;
 mod multipart;
+mod preview;
 mod search;
 mod upload;
 mod wire;
@@ -18,6 +22,7 @@ pub use auth::{
     MIN_PASSWORD_CHARS, NewApiKey, Principal, SignInForm, UserInfo, validate_password,
     validate_user_name,
 };
+pub use integrity::UploadPolicy;
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
 pub use multipart::{
     CompleteUpload, CompletedPart, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS,
@@ -25,6 +30,7 @@ pub use multipart::{
     MultipartUpload, PartToSign, PartUrl, PartUrls, SignParts, UploadedPart, UploadedParts,
     bare_etag, check_part_number, part_size_for, user_metadata,
 };
+pub use preview::{PREVIEW_LINK_SECS, PreviewKind, PreviewLink, Previewable, previewable};
 pub use search::{
     MAX_QUERY_CHARS, MAX_TYPE_BYTES, Search, SortOrder, TypeFilter, filename_key, type_key,
 };

@@ -155,6 +155,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// The asset's type is download-only: it is never shown inline (a 409).
+    NotPreviewable,
     RateLimited,
     /// The request's `Host` is not one this server answers for (DNS rebinding).
     MisdirectedRequest,

@@ -32,6 +32,7 @@ pub fn Dashboard() -> impl IntoView {
 
     let page = Page::new(DEFAULT_LINK_TTL);
     Selection::provide();
+    crate::components::when::provide_clock();
     // The search is the URL's query (`pages::search`): bookmarkable, kept on reload.
     let query = use_query_map();
     let filter = Memo::new(move |_| Filter::from_query(&query.get()));

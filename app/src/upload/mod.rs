@@ -2,5 +2,6 @@
 //! that sends its parts; what a drop or a paste brings (`dropped`).
 
 pub(crate) mod dropped;
+pub(crate) mod hash;
 pub(crate) mod parts;
 pub(crate) mod plan;

@@ -45,6 +45,7 @@ const ID_EXAMPLE: &str = "0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1";
                 ("GetAsset" = (operation_id = "download_asset", parameters(("id" = "$response.body#/id")))),
                 ("MarkUploaded" = (operation_id = "mark_uploaded", parameters(("id" = "$response.body#/id")))),
                 ("DeleteAsset" = (operation_id = "delete_asset", parameters(("id" = "$response.body#/id")))),
+                ("PreviewAsset" = (operation_id = "preview_asset", parameters(("id" = "$response.body#/id")))),
             )),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),

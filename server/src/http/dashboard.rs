@@ -7,8 +7,8 @@ use std::sync::Arc;
 use app::api::{AssetPort, AuthPort, SharedAuthPort, SharedPort};
 use app::model::{
     ApiKeyInfo, Asset, AssetId, AssetPage, CompleteUpload, CreatedApiKey, CreatedAsset,
-    DownloadLink, ErrorBody, ListQuery, NewApiKey, NewAsset, PartUrls, Principal, SignInForm,
-    SignParts, UploadedParts, UrlLifetime,
+    DownloadLink, ErrorBody, ListQuery, NewApiKey, NewAsset, PartUrls, PreviewLink, Principal,
+    SignInForm, SignParts, UploadPolicy, UploadedParts, UrlLifetime,
 };
 use app::{App, shell};
 use axum::Router;
@@ -76,6 +76,14 @@ impl AssetPort for DashboardPort {
             .download_link(&who, id, lifetime)
             .await
             .map_err(body)
+    }
+    async fn preview_link(&self, id: AssetId) -> Result<PreviewLink, ErrorBody> {
+        self.service.preview_link(&who()?, id).await.map_err(body)
+    }
+    async fn upload_policy(&self) -> Result<UploadPolicy, ErrorBody> {
+        // Signed-in users only, like every other asset call.
+        who()?;
+        Ok(self.service.upload_policy())
     }
     async fn mark_uploaded(&self, id: AssetId) -> Result<Asset, ErrorBody> {
         self.service.mark_uploaded(&who()?, id).await.map_err(body)

@@ -32,7 +32,7 @@ pub(super) fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Conflict | ErrorCode::NotPreviewable => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
         ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -113,6 +113,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => Self::new(ErrorCode::NotFound, err.to_string()),
             ServiceError::Conflict { .. } | ServiceError::TooBroad(_) => {
                 Self::new(ErrorCode::Conflict, err.to_string())
+            }
+            ServiceError::NotPreviewable(_) => {
+                Self::new(ErrorCode::NotPreviewable, err.to_string())
             }
             ServiceError::Invalid(invalid) if invalid.too_large => {
                 Self::new(ErrorCode::TooLarge, err.to_string())

@@ -22,6 +22,7 @@ mod multipart;
 mod notifications;
 mod observe;
 mod openapi;
+mod preview;
 mod rate_limit;
 mod request_id;
 mod web;
@@ -121,6 +122,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
     // Every REST route is added here, with its documentation (`openapi`).
     let (api, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(assets::routes())
+        .merge(preview::routes())
         .merge(multipart::routes())
         .merge(companion::routes())
         .merge(notifications::routes())

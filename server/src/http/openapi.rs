@@ -6,7 +6,8 @@
 use app::model::{
     Asset, AssetId, AssetPage, AssetState, Checksum, ChecksumAlgorithm, CompleteUpload,
     CompletedPart, CreatedAsset, DownloadLink, ErrorBody, ErrorCode, MultipartUpload, NewAsset,
-    PartToSign, PartUrl, PartUrls, SignParts, SortOrder, StatusReply, UploadedPart, UploadedParts,
+    PartToSign, PartUrl, PartUrls, PreviewKind, PreviewLink, SignParts, SortOrder, StatusReply,
+    UploadedPart, UploadedParts,
 };
 use bytes::Bytes;
 use utoipa::openapi::path::Operation;
@@ -45,9 +46,9 @@ use super::AppState;
         schemas(Asset, AssetId, AssetState, AssetPage, Checksum, ChecksumAlgorithm, CreatedAsset,
             DownloadLink, ErrorBody, ErrorCode, NewAsset, StatusReply, MultipartUpload, SignParts,
             PartToSign, PartUrl, PartUrls, UploadedPart, UploadedParts, CompleteUpload,
-            CompletedPart, SortOrder),
+            CompletedPart, SortOrder, PreviewLink, PreviewKind),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge,
-            RateLimited, Unavailable),
+            RateLimited, Unavailable, NotPreviewable),
     ),
     modifiers(&Security),
 )]
@@ -283,6 +284,10 @@ error_response!(
 error_response!(
     Conflict,
     "The asset's state does not allow this (`conflict`)."
+);
+error_response!(
+    NotPreviewable,
+    "The asset is not `UPLOADED` (`conflict`), or its type is download-only (`not_previewable`)."
 );
 error_response!(
     TooLarge,

@@ -22,7 +22,8 @@ pub struct WebPolicy(Arc<Policy>);
 struct Policy {
     /// `--public-url`'s scheme and authority (`https`, `assets.example.com`), if set.
     public: Option<(String, String)>,
-    /// Object storage's origin, for `connect-src` (the browser PUTs uploads to it).
+    /// Object storage's origin, for `connect-src` (the browser PUTs uploads to it) and the
+    /// preview directives (`img-src`, `media-src`, `frame-src`).
     storage_origin: Option<String>,
     /// The CSP of HTML that sets none itself (no nonce), made once.
     fallback_csp: HeaderValue,
@@ -100,9 +101,17 @@ impl Policy {
             .storage_origin
             .as_deref()
             .map_or(String::new(), |origin| format!(" {origin}"));
+        // Previews load from storage (`img`, `video`/`audio`, the PDF's `iframe`): exactly its
+        // origin, and only for those; plugins (`object-src`) stay off.
+        let media = if storage.is_empty() {
+            " 'none'".to_string()
+        } else {
+            storage.clone()
+        };
         format!(
             "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; \
-             style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'{storage}; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data:{storage}; \
+             media-src{media}; frame-src{media}; connect-src 'self'{storage}; \
              object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
         )
     }
@@ -264,6 +273,17 @@ mod tests {
         let csp = policy.content_security_policy(Some("abc"));
         assert!(csp.contains("script-src 'self' 'nonce-abc' 'wasm-unsafe-eval';"));
         assert!(csp.contains("connect-src 'self' http://127.0.0.1:9000;"));
+        // Previews: media and frames from storage only, still no plugins.
+        assert!(csp.contains("img-src 'self' data: http://127.0.0.1:9000;"));
+        assert!(csp.contains("media-src http://127.0.0.1:9000;"));
+        assert!(csp.contains("frame-src http://127.0.0.1:9000;"));
+        assert!(csp.contains("object-src 'none'"));
+        let without = WebPolicy::new(None, None).unwrap();
+        assert!(
+            without
+                .content_security_policy(None)
+                .contains("media-src 'none'; frame-src 'none';")
+        );
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(csp.contains("base-uri 'none'"));
         assert!(!policy.secure());

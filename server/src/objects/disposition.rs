@@ -4,6 +4,16 @@
 /// an ASCII fallback with quotes, backslashes, controls and path separators replaced, plus the
 /// exact name percent-encoded as UTF-8 in `filename*`.
 pub fn attachment_disposition(filename: &str) -> String {
+    disposition("attachment", filename)
+}
+
+/// `Content-Disposition: inline` for a preview, with the same safe filename (kept for "save
+/// as" from the browser's viewer).
+pub fn inline_disposition(filename: &str) -> String {
+    disposition("inline", filename)
+}
+
+fn disposition(kind: &str, filename: &str) -> String {
     let base = filename.rsplit(['/', '\\']).next().unwrap_or_default();
     let base = if base.trim().is_empty() {
         "download"
@@ -21,7 +31,7 @@ pub fn attachment_disposition(filename: &str) -> String {
         })
         .collect();
     let encoded = percent_encoding::utf8_percent_encode(base, RFC5987_ATTR).to_string();
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 /// RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"; everything else is percent-encoded.
@@ -42,6 +52,14 @@ const RFC5987_ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previews_are_inline_with_the_same_safe_name() {
+        assert_eq!(
+            inline_disposition("a\"b.png"),
+            "inline; filename=\"a_b.png\"; filename*=UTF-8''a%22b.png"
+        );
+    }
 
     #[test]
     fn hostile_filenames_become_safe_attachments() {

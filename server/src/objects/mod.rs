@@ -5,7 +5,7 @@
 mod disposition;
 mod multipart;
 
-pub use disposition::attachment_disposition;
+pub use disposition::{attachment_disposition, inline_disposition};
 pub use multipart::{COMPLETION_TIMEOUT, Completion, PartToComplete};
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@ mod confirm;
 mod counts;
 mod multipart;
 mod object_events;
+mod preview;
 mod reads;
 mod reconcile;
 
@@ -49,6 +50,9 @@ pub enum ServiceError {
         state: AssetState,
         why: Refused,
     },
+    /// Its type is download-only (see `app::model::previewable`).
+    #[error("asset {0} is download-only: its type is not shown inline")]
+    NotPreviewable(AssetId),
     #[error("{0}")]
     Invalid(#[from] InvalidInput),
     /// The principal may not do this (for what exists but is not theirs, `NotFound` instead).
@@ -125,6 +129,13 @@ impl Service {
     /// The largest upload a client may declare (bytes).
     pub fn max_upload_bytes(&self) -> u64 {
         self.inner.policy.max_upload_bytes
+    }
+
+    /// What a browser needs to plan an upload.
+    pub fn upload_policy(&self) -> app::model::UploadPolicy {
+        app::model::UploadPolicy {
+            multipart_threshold: self.inner.policy.multipart_threshold,
+        }
     }
 
     fn store(&self) -> &dyn AssetStore {

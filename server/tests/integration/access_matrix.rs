@@ -159,11 +159,13 @@ async fn credentials(app: &TestApp) -> Credentials {
     }
 }
 
-/// An asset of alice's, uploaded and marked UPLOADED (so every route may act on it).
+/// An asset of alice's, uploaded and marked UPLOADED (so every route may act on it); an image,
+/// so it may be previewed.
 async fn alices_asset(app: &TestApp, alice_key: &str) -> String {
     let alice = crate::common::bearer_client(alice_key.trim_start_matches("Bearer "));
     let created: Value = alice
         .post(app.url("/assets"))
+        .json(&json!({"content_type": "image/png"}))
         .send()
         .await
         .unwrap()
@@ -220,7 +222,7 @@ async fn every_route_and_server_function_against_every_credential() {
         .clone();
 
     // (route, method, path template, expected status per credential: other user, owner, admin)
-    let rest: [(&str, Method, &str, [u16; 3]); 7] = [
+    let rest: [(&str, Method, &str, [u16; 3]); 8] = [
         ("POST /assets", Method::POST, "/assets", [201, 201, 201]),
         ("GET /assets", Method::GET, "/assets", [200, 200, 200]),
         ("GET /asset (alias)", Method::GET, "/asset", [200, 200, 200]),
@@ -228,6 +230,12 @@ async fn every_route_and_server_function_against_every_credential() {
             "GET /assets/{id}",
             Method::GET,
             "/assets/{id}",
+            [404, 200, 200],
+        ),
+        (
+            "GET /assets/{id}/preview",
+            Method::GET,
+            "/assets/{id}/preview",
             [404, 200, 200],
         ),
         (
@@ -244,7 +252,7 @@ async fn every_route_and_server_function_against_every_credential() {
         ),
         ("GET /metrics", Method::GET, "/metrics", [403, 403, 200]),
     ];
-    let fns: [(&str, ArgsOf, [u16; 3]); 10] = [
+    let fns: [(&str, ArgsOf, [u16; 3]); 12] = [
         ("list_assets", |_, _| json!({"query": {}}), [200, 200, 200]),
         ("create_upload", |_, _| json!({"new": {}}), [200, 200, 200]),
         ("mark_uploaded", |id, _| json!({"id": id}), [404, 200, 200]),
@@ -253,6 +261,12 @@ async fn every_route_and_server_function_against_every_credential() {
             |id, _| json!({"id": id, "lifetime": null}),
             [404, 200, 200],
         ),
+        (
+            "get_preview_link",
+            |id, _| json!({"id": id}),
+            [404, 200, 200],
+        ),
+        ("get_upload_policy", |_, _| json!({}), [200, 200, 200]),
         ("delete_asset", |id, _| json!({"id": id}), [404, 200, 200]),
         ("list_api_keys", |_, _| json!({}), [200, 200, 200]),
         (

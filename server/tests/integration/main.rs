@@ -18,6 +18,7 @@ mod lifecycle;
 mod metrics;
 mod multipart;
 mod openapi;
+mod preview;
 mod request_limits;
 mod s3_keys;
 mod search;

@@ -21,6 +21,7 @@ fn every_error_code() -> Vec<ErrorCode> {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        NotPreviewable,
         RateLimited,
         MisdirectedRequest,
         Unavailable,
@@ -28,7 +29,7 @@ fn every_error_code() -> Vec<ErrorCode> {
     for code in &all {
         match code {
             InvalidInput | TooLarge | Unauthorized | Forbidden | NotFound | MethodNotAllowed
-            | Conflict | RateLimited | MisdirectedRequest | Unavailable => {}
+            | Conflict | NotPreviewable | RateLimited | MisdirectedRequest | Unavailable => {}
         }
     }
     all
