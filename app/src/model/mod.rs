@@ -3,10 +3,12 @@
 //! - `upload`: what a client may declare for an upload (validation, checksums, URL lifetimes);
 //! - `multipart`: uploads in parts (S3's part rules, part URLs, listing and completing parts);
 //! - `auth`: users, API keys and who a request acts as;
+//! - `live`: the events of the live-update stream;
 //! - `wire`: the requests and replies of the REST API and the server functions, errors included.
 
 mod auth;
 mod lifecycle;
+mod live;
 mod multipart;
 mod upload;
 mod wire;
@@ -17,6 +19,7 @@ pub use auth::{
     validate_user_name,
 };
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
+pub use live::{AssetChange, LiveHello};
 pub use multipart::{
     CompleteUpload, CompletedPart, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS,
     MAX_PARTS_PER_REQUEST, MAX_SINGLE_PUT_SIZE, MAX_USER_METADATA_BYTES, MIN_PART_SIZE,

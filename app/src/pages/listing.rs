@@ -2,7 +2,7 @@
 //! first, and the cursor where the next page starts.
 //!
 //! "Load more" follows that cursor and appends one page, and moves the person's `Reach` to the
-//! new last row. A refresh (the button, polling while uploads run, after a delete or upload)
+//! new last row. A refresh (the button, a `resync` from the live stream, after a delete or upload)
 //! reads again from the top down to that reach, following cursors in requests of at most
 //! `MAX_PAGE_SIZE` rows: rows the person loaded stay on screen with fresh states, assets that
 //! arrived meanwhile join at the top without pushing loaded rows back behind "Load more", and

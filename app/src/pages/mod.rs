@@ -1,4 +1,5 @@
 pub mod dashboard;
 pub mod keys;
-mod listing;
+pub(crate) mod listing;
+mod listing_live;
 pub mod sign_in;

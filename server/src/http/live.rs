@@ -19,7 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use app::model::{Asset, AssetState, ErrorCode, Principal};
+use app::model::{AssetChange, ErrorCode, LiveHello, Principal};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -121,18 +121,6 @@ impl Drop for Ticket {
     }
 }
 
-#[derive(Serialize)]
-struct AssetEvent<'a> {
-    asset: &'a Asset,
-    state: AssetState,
-    removed: bool,
-}
-
-#[derive(Serialize)]
-struct Hello {
-    refresh_secs: Option<u64>,
-}
-
 /// Live changes of the caller's assets (an admin's: everyone's), as Server-Sent Events.
 ///
 /// Events, each `data:` one JSON object: `asset` (`{"asset": {...}, "state": "UPLOADED",
@@ -205,7 +193,7 @@ impl Feed {
                     .map(|change| asset_event(&service, change)),
             ),
         }
-        let hello = Hello {
+        let hello = LiveHello {
             refresh_secs: app.live.fallback_refresh.map(|d| d.as_secs()),
         };
         first.push_back(
@@ -256,8 +244,8 @@ impl Feed {
 }
 
 fn asset_event(service: &Service, change: &Change) -> Event {
-    let body = AssetEvent {
-        asset: &change.asset,
+    let body = AssetChange {
+        asset: change.asset.clone(),
         state: change.asset.state,
         removed: change.removed,
     };
