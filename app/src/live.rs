@@ -21,8 +21,11 @@ use crate::pages::listing::Listing;
 const EVENTS_URL: &str = "/assets/events";
 /// After the browser gave up on a stream, how long before a new one is tried.
 const REOPEN_AFTER: Duration = Duration::from_secs(10);
-/// Changes remembered to re-apply to a list fetched meanwhile (its snapshot may predate them).
+/// Assets whose latest change is remembered, to re-apply to a list fetched meanwhile (its
+/// snapshot may predate them), and for how long (ms): a fetch in flight takes less; a change
+/// kept longer could bring back a row another replica removed since.
 const REMEMBERED: usize = 64;
+const REMEMBERED_MS: f64 = 10_000.0;
 
 /// The state of the stream, for the person (and the tests) to see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +75,7 @@ pub(crate) fn live_updates(
     // Bumped to open a new source after the browser gave up on the last one.
     let generation = RwSignal::new(0u32);
     let fallback_refresh = RwSignal::new(None::<u64>);
-    let remembered = StoredValue::new(VecDeque::<AssetChange>::new());
+    let remembered = StoredValue::new(VecDeque::<(f64, AssetChange)>::new());
 
     Effect::new(move |_| {
         let opened = generation.get();
@@ -92,9 +95,11 @@ pub(crate) fn live_updates(
     // A list fetched meanwhile may predate changes already pushed: apply them again (a change
     // applies once; an older one than the row is ignored).
     Effect::new(move |_| {
+        let now = js_sys::Date::now();
+        remembered.update_value(|changes| changes.retain(|(at, _)| now - at < REMEMBERED_MS));
         let stale = listing.with(|current| match current {
             Some(Ok(current)) => {
-                remembered.with_value(|changes| changes.iter().any(|c| current.changed_by(c)))
+                remembered.with_value(|changes| changes.iter().any(|(_, c)| current.changed_by(c)))
             }
             _ => false,
         });
@@ -102,7 +107,7 @@ pub(crate) fn live_updates(
             listing.update(|current| {
                 if let Some(Ok(current)) = current {
                     remembered.with_value(|changes| {
-                        for change in changes {
+                        for (_, change) in changes {
                             current.apply(change);
                         }
                     });
@@ -136,7 +141,7 @@ struct Hooks {
     link: RwSignal<Link>,
     generation: RwSignal<u32>,
     fallback_refresh: RwSignal<Option<u64>>,
-    remembered: StoredValue<VecDeque<AssetChange>>,
+    remembered: StoredValue<VecDeque<(f64, AssetChange)>>,
     reopened: bool,
 }
 
@@ -198,10 +203,12 @@ impl Hooks {
 
     fn pushed(self, change: AssetChange) {
         self.remembered.update_value(|changes| {
+            // Only an asset's latest change: an older one would bring back a row that left.
+            changes.retain(|(_, c)| c.asset.asset_id != change.asset.asset_id);
             if changes.len() == REMEMBERED {
                 changes.pop_front();
             }
-            changes.push_back(change.clone());
+            changes.push_back((js_sys::Date::now(), change.clone()));
         });
         self.listing.update(|current| {
             if let Some(Ok(current)) = current {

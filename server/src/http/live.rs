@@ -121,6 +121,31 @@ impl Drop for Ticket {
     }
 }
 
+/// One event of the stream, as the OpenAPI document describes it (Schemathesis checks each
+/// event it reads against this); documentation only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct StreamEvent {
+    event: StreamEventName,
+    /// JSON: `asset` `{"asset": {...}, "state": "...", "removed": bool}`; `resync` `{}`;
+    /// `hello` `{"refresh_secs": n | null}`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+    /// `<epoch>-<seq>`, on `asset` and `hello`: send it back as `Last-Event-ID`.
+    id: Option<String>,
+    /// Milliseconds to wait before reconnecting, on `hello`.
+    retry: Option<u64>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum StreamEventName {
+    Hello,
+    Asset,
+    Resync,
+}
+
 /// Live changes of the caller's assets (an admin's: everyone's), as Server-Sent Events.
 ///
 /// Events, each `data:` one JSON object: `asset` (`{"asset": {...}, "state": "UPLOADED",
@@ -139,8 +164,8 @@ impl Drop for Ticket {
             description = "The id of the last event received (`<epoch>-<seq>`): the changes after it are sent first, or `resync` when they are no longer known."),
     ),
     responses(
-        (status = 200, description = "A stream of `hello`, `asset` and `resync` events (see above).",
-            content_type = "text/event-stream", body = String,
+        (status = 200, description = "A stream of `hello`, `asset` and `resync` events (see above); the schema is one event's.",
+            content_type = "text/event-stream", body = StreamEvent,
             example = "event: hello\ndata: {\"refresh_secs\":null}\nid: 5f0c2a4e7d5e7b3a-42\nretry: 2000\n\nevent: asset\ndata: {\"asset\":{\"asset_id\":\"0190c2a4-7d5e-7b3a-9f1e-2c4d6e8fa0b1\",\"state\":\"UPLOADED\",\"owner\":\"alice\",\"createdAt\":\"2026-01-01T00:00:00Z\",\"updatedAt\":\"2026-01-01T00:00:01Z\"},\"state\":\"UPLOADED\",\"removed\":false}\nid: 5f0c2a4e7d5e7b3a-43\n\n"),
         (status = 401, response = Unauthorized),
         (status = 429, response = RateLimited),
