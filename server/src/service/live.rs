@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use app::model::Asset;
 use tokio::sync::broadcast;
 
+use super::Service;
+use crate::store::StoreError;
+
 /// Changes kept for `Last-Event-ID` replay.
 pub const RING: usize = 1024;
 
@@ -130,6 +133,20 @@ impl LiveHub {
         let (epoch, seq) = id.trim().split_once('-')?;
         (epoch == self.epoch).then_some(())?;
         seq.parse().ok()
+    }
+}
+
+impl Service {
+    /// Where every change to an asset is published.
+    pub fn live(&self) -> &LiveHub {
+        &self.inner.live
+    }
+
+    /// Removes the record at its version (conditionally) and publishes its removal.
+    pub(super) async fn remove_record(&self, asset: &Asset) -> Result<(), StoreError> {
+        self.store().remove(asset.asset_id, asset.version).await?;
+        self.inner.live.publish(asset.clone(), true);
+        Ok(())
     }
 }
 

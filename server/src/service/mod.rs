@@ -134,18 +134,6 @@ impl Service {
         self.inner.store.as_ref()
     }
 
-    /// Where every change to an asset is published.
-    pub fn live(&self) -> &live::LiveHub {
-        &self.inner.live
-    }
-
-    /// Removes the record at `version` (conditionally) and publishes its removal.
-    async fn remove_record(&self, asset: &Asset) -> Result<(), StoreError> {
-        self.store().remove(asset.asset_id, asset.version).await?;
-        self.inner.live.publish(asset.clone(), true);
-        Ok(())
-    }
-
     /// Records a new asset in `CREATED`, owned by `who`, and hands out its presigned upload URL
     /// (or starts its multipart upload).
     pub async fn create(

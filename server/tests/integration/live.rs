@@ -403,3 +403,22 @@ async fn streams_end_after_their_lifetime_and_at_once_on_shutdown() {
     assert!(took < Duration::from_secs(5), "stopping took {took:?}");
     assert!(open.ends_within(Duration::from_secs(1)).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_store_pages_are_told_to_refetch_and_this_replicas_changes_still_stream() {
+    let moto = crate::common::Moto::start().await;
+    let app = TestApp::spawn_aws(&moto).await;
+    let (mut stream, hello) = opened(bearer(&app, &app.key)).await;
+    // Other replicas' changes never reach this process: refetch every 30 s.
+    assert_eq!(hello.data, json!({"refresh_secs": 30}));
+    let id = app.create(None).await["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        stream.next_asset().await,
+        (id.clone(), "CREATED".into(), false)
+    );
+    assert_eq!(
+        app.status(Method::DELETE, &format!("/assets/{id}")).await,
+        204
+    );
+    assert_eq!(stream.next_asset().await, (id, "DELETED".into(), false));
+}
