@@ -30,6 +30,8 @@ const REMEMBERED_MS: f64 = 10_000.0;
 /// The state of the stream, for the person (and the tests) to see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Link {
+    /// Server-rendered, or without JavaScript: nothing to say.
+    Off,
     Connecting,
     Open,
     Retrying,
@@ -38,6 +40,7 @@ enum Link {
 impl Link {
     fn as_str(self) -> &'static str {
         match self {
+            Self::Off => "off",
             Self::Connecting => "connecting",
             Self::Open => "open",
             Self::Retrying => "retrying",
@@ -46,6 +49,7 @@ impl Link {
 
     fn label(self) -> &'static str {
         match self {
+            Self::Off => "",
             Self::Connecting => "Connecting…",
             Self::Open => "Live",
             Self::Retrying => "Reconnecting…",
@@ -71,7 +75,7 @@ pub(crate) fn live_updates(
     listing: Resource<Result<Listing, ErrorBody>>,
     page: Page,
 ) -> impl IntoView {
-    let link = RwSignal::new(Link::Connecting);
+    let link = RwSignal::new(Link::Off);
     // Bumped to open a new source after the browser gave up on the last one.
     let generation = RwSignal::new(0u32);
     let fallback_refresh = RwSignal::new(None::<u64>);
@@ -79,6 +83,7 @@ pub(crate) fn live_updates(
 
     Effect::new(move |_| {
         let opened = generation.get();
+        link.set(Link::Connecting);
         let hooks = Hooks {
             listing,
             page,
