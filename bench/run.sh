@@ -15,13 +15,16 @@
 #   BENCH_ONLY=firstload bench/run.sh    only the release wasm's size (raw, gzip, brotli; the
 #                                  dashboard's budget is 400 KiB brotli) and the dashboard's
 #                                  first load in Chromium, cold and warm cache
+#   BENCH_ONLY=live bench/run.sh         only the live-update latency: a change made by REST (an
+#                                  upload's S3 event, then PUT /assets/{id}) to the row changing
+#                                  in an open dashboard in Chromium, over BENCH_LIVE_N uploads (50)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 only="${BENCH_ONLY:-}"
 case "$only" in
-  "" | s3cp | moto | middleware | multipart | firstload) ;;
-  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware, multipart, firstload)" >&2; exit 2 ;;
+  "" | s3cp | moto | middleware | multipart | firstload | live) ;;
+  *) echo "BENCH_ONLY=$only: unknown section (known: s3cp, moto, middleware, multipart, firstload, live)" >&2; exit 2 ;;
 esac
 scripts/setup.sh test >&2
 if [ "$only" != s3cp ] && { ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; }; then
@@ -227,8 +230,25 @@ multipart_rows() {
   rm -rf "$work/multipart-data"
 }
 
+# Live updates: an open dashboard (Chromium) and a script uploading through the REST API; the
+# time from each change to the row showing it (SSE: event consumer -> stream -> page).
+live_rows() {
+  local line
+  start_server "$work/live-data"
+  line="$(BASE_URL="$base" ASSETS_USER=admin ASSETS_PASSWORD='bench password 1234' ASSETS_API_KEY="$key" \
+    node bench/live_latency.mjs 2>&1 | tail -n 1)"
+  row "live update latency to an open dashboard (${BENCH_LIVE_N:-50} uploads)" "$line"
+  stop_server
+  rm -rf "$work/live-data"
+}
+
 if [ "$only" = multipart ]; then
   multipart_rows
+  exit 0
+fi
+
+if [ "$only" = live ]; then
+  live_rows
   exit 0
 fi
 
@@ -320,3 +340,5 @@ s3cp_rows
 multipart_rows
 
 moto_rows
+
+live_rows

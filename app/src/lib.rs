@@ -7,6 +7,7 @@
 pub mod api;
 mod browser;
 pub mod components;
+mod live;
 pub mod model;
 pub mod pages;
 mod upload;

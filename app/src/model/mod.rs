@@ -6,11 +6,13 @@
 //! - `preview`: which stored types may show inline (preview), never scriptable ones;
 //! - `integrity`: which checksums the dashboard declares (whole file or per part);
 //! - `auth`: users, API keys and who a request acts as;
+//! - `live`: the events of the live-update stream;
 //! - `wire`: the requests and replies of the REST API and the server functions, errors included.
 
 mod auth;
 mod integrity;
 mod lifecycle;
+mod live;
 mod multipart;
 mod preview;
 mod search;
@@ -24,6 +26,7 @@ pub use auth::{
 };
 pub use integrity::UploadPolicy;
 pub use lifecycle::{Action, Asset, AssetId, AssetState, Refused};
+pub use live::{AssetChange, LiveHello};
 pub use multipart::{
     CompleteUpload, CompletedPart, MAX_OBJECT_SIZE, MAX_PART_SIZE, MAX_PARTS,
     MAX_PARTS_PER_REQUEST, MAX_SINGLE_PUT_SIZE, MAX_USER_METADATA_BYTES, MIN_PART_SIZE,
@@ -32,7 +35,8 @@ pub use multipart::{
 };
 pub use preview::{PREVIEW_LINK_SECS, PreviewKind, PreviewLink, Previewable, previewable};
 pub use search::{
-    MAX_QUERY_CHARS, MAX_TYPE_BYTES, Search, SortOrder, TypeFilter, filename_key, type_key,
+    ListPosition, MAX_QUERY_CHARS, MAX_TYPE_BYTES, Search, SortOrder, TypeFilter, filename_key,
+    size_key, type_key,
 };
 pub use upload::{
     Checksum, ChecksumAlgorithm, MAX_FILENAME_BYTES, NewAsset, UrlLifetime, validate_content_type,

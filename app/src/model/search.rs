@@ -2,12 +2,15 @@
 //! and the dashboard's search form take them (`?q=&type=&sort=`). Validated here once; stores
 //! receive the normalized `Search`.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{InvalidInput, shorten};
+use super::{Asset, AssetId, InvalidInput, shorten};
 
 /// The longest filename prefix a search takes, in characters (filenames are at most 1,024 bytes).
 pub const MAX_QUERY_CHARS: usize = 255;
@@ -205,6 +208,47 @@ impl Search {
             Some(prefix) => filename.is_some_and(|f| filename_key(f).starts_with(prefix.as_str())),
         };
         name_ok && self.kind.as_ref().is_none_or(|k| k.admits(content_type))
+    }
+}
+
+/// Where an asset sorts by size: its size, or -1 when not known yet (last when largest first).
+pub fn size_key(asset: &Asset) -> i64 {
+    asset.size.map_or(-1, |s| s.min(i64::MAX as u64) as i64)
+}
+
+impl SortOrder {
+    /// Orders assets as a listing in this order shows them (`Less`: `a` is shown first). The
+    /// stores' order and the dashboard's, where a pushed change joins the rows.
+    pub fn order(self, a: &Asset, b: &Asset) -> Ordering {
+        ListPosition::of(b).cmp_in(self, &ListPosition::of(a))
+    }
+}
+
+/// Where an asset stands in every listing order: (size key, created, id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListPosition {
+    pub size: i64,
+    pub created_at: DateTime<Utc>,
+    pub id: AssetId,
+}
+
+impl ListPosition {
+    pub fn of(asset: &Asset) -> Self {
+        Self {
+            size: size_key(asset),
+            created_at: asset.created_at,
+            id: asset.asset_id,
+        }
+    }
+
+    /// `Greater` when `self` comes before `other` in `sort`.
+    pub fn cmp_in(&self, sort: SortOrder, other: &Self) -> Ordering {
+        let newest = (self.created_at, self.id).cmp(&(other.created_at, other.id));
+        match sort {
+            SortOrder::Newest => newest,
+            SortOrder::Oldest => newest.reverse(),
+            SortOrder::Largest => self.size.cmp(&other.size).then(newest),
+        }
     }
 }
 

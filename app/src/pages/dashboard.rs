@@ -1,7 +1,7 @@
 //! The dashboard: upload with progress, browse, download, delete. Rendered on the server (the
 //! list works without JavaScript) and hydrated in the browser, where the buttons come alive.
 //! Every action goes through a server function to the same service as the REST API; file
-//! bytes go from the browser straight to object storage.
+//! bytes go from the browser straight to object storage. Changes are pushed (`live`): no polling.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,6 +12,7 @@ use crate::components::asset_table::AssetTable;
 use crate::components::page::{NoticeArea, Page, error_text};
 use crate::components::selection::{Selection, SelectionBar};
 use crate::components::uploads::UploadPanel;
+use crate::live::live_updates;
 use leptos_router::hooks::use_query_map;
 
 /// Download link lifetimes offered (seconds, label).
@@ -64,18 +65,6 @@ pub fn Dashboard() -> impl IntoView {
         });
     };
 
-    // While uploads are in flight, storage events move assets along: poll the list.
-    Effect::new(move |_| {
-        if uploads_in_flight.get() > 0
-            && let Ok(handle) = set_interval_with_handle(
-                move || page.refresh(),
-                std::time::Duration::from_millis(1500),
-            )
-        {
-            on_cleanup(move || handle.clear());
-        }
-    });
-
     view! {
         <section class="dashboard" data-hydrated=move || hydrated.get().to_string()>
             <header class="toolbar">
@@ -88,6 +77,7 @@ pub fn Dashboard() -> impl IntoView {
                 >
                     "Refresh"
                 </button>
+                {live_updates(listing, page)}
             </header>
             <UploadPanel page uploads_in_flight />
             <NoticeArea page />

@@ -2,7 +2,7 @@
 //! first, and the cursor where the next page starts.
 //!
 //! "Load more" follows that cursor and appends one page, and moves the person's `Reach` to the
-//! new last row. A refresh (the button, polling while uploads run, after a delete or upload)
+//! new last row. A refresh (the button, a `resync` from the live stream, after a delete or upload)
 //! reads again from the top down to that reach, following cursors in requests of at most
 //! `MAX_PAGE_SIZE` rows: rows the person loaded stay on screen with fresh states, assets that
 //! arrived meanwhile join at the top without pushing loaded rows back behind "Load more", and
@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::list_assets;
 use crate::model::ErrorBody;
 use crate::model::{
-    Asset, AssetId, AssetPage, AssetState, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, SortOrder,
+    Asset, AssetId, AssetPage, AssetState, DEFAULT_PAGE_SIZE, InvalidInput, ListQuery,
+    MAX_PAGE_SIZE, Search, SortOrder,
 };
 
 /// Which assets the list shows, in which order (the search form's fields: `pages::search`).
@@ -35,6 +36,11 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
+    /// The search as the server validates it (the page admits pushed changes by it).
+    pub(crate) fn search(&self) -> Result<Search, InvalidInput> {
+        Search::parse(Some(&self.q), Some(&self.kind), Some(self.sort))
+    }
+
     fn query(&self, cursor: Option<String>, limit: u32) -> ListQuery {
         ListQuery {
             limit: Some(limit.clamp(1, MAX_PAGE_SIZE)),

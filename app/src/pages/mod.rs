@@ -1,5 +1,6 @@
 pub mod dashboard;
 pub mod keys;
-mod listing;
+pub(crate) mod listing;
+mod listing_live;
 pub mod search;
 pub mod sign_in;

@@ -68,6 +68,29 @@ pub struct Limits {
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace: u64,
 
+    /// Live-update streams (`GET /assets/events`) open at once, over all users; more are
+    /// answered 503. They do not count against `--max-concurrent-requests`.
+    #[arg(long, env = "ASSETS_MAX_EVENT_STREAMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_event_streams: u64,
+
+    /// Live-update streams one user (or one user's API keys) may hold open; more are
+    /// answered 429.
+    #[arg(long, env = "ASSETS_MAX_EVENT_STREAMS_PER_USER", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_event_streams_per_user: u64,
+
+    /// A live-update stream ends after this many seconds (the browser reconnects at once,
+    /// with `Last-Event-ID`, and misses nothing): no request lives for ever.
+    #[arg(long, env = "ASSETS_EVENT_STREAM_LIFETIME", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub event_stream_lifetime: u64,
+
+    /// Tests only: changes a live-update subscriber may fall behind by before it is told to
+    /// refetch.
+    #[arg(long, hide = true, default_value_t = crate::service::live::SUBSCRIBER_BUFFER)]
+    pub live_buffer: usize,
+
     /// Benchmarks only (`bench/run.sh`): serve without request metrics, request ids and rate
     /// limits, to measure what they cost in the same build.
     #[arg(long, hide = true)]

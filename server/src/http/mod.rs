@@ -2,7 +2,7 @@
 //! - `error`: the one error mapping; `extract`: typed input with the API's errors;
 //! - `assets`: the REST API; `multipart`: its uploads in parts; `companion`: the same for Uppy,
 //!   in Companion's shapes; `notifications`: `POST /events/s3`; `dashboard`: Leptos pages and
-//!   server functions;
+//!   server functions; `live`: `GET /assets/events`, the caller's changes as they happen;
 //! - `auth`: who is calling (API key or session cookie); `web`: host check, CSRF check and
 //!   security headers, in front of everything;
 //! - `observe`: one layer giving every request its id (`request_id`, with its log span), its
@@ -17,6 +17,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod limits;
+mod live;
 mod metrics;
 mod multipart;
 mod notifications;
@@ -31,7 +32,7 @@ pub use error::ApiError;
 pub use web::WebPolicy;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use app::model::ErrorCode;
 use axum::Router;
@@ -40,6 +41,7 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
+use tokio::sync::watch;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -66,21 +68,34 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     cookie: auth::SessionCookie,
     limits: Arc<limits::RequestLimits>,
+    live: Arc<live::Streams>,
     draining: Draining,
 }
 
 /// Set once the process is stopping: `/readyz` answers 503 at once, so load balancers stop
-/// sending new requests while those in flight finish.
-#[derive(Clone, Debug, Default)]
-pub struct Draining(Arc<AtomicBool>);
+/// sending new requests while those in flight finish; live streams end at once.
+#[derive(Clone, Debug)]
+pub struct Draining(Arc<watch::Sender<bool>>);
+
+impl Default for Draining {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+}
 
 impl Draining {
     pub fn start(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.send_replace(true);
     }
 
     fn started(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        *self.0.borrow()
+    }
+
+    /// Completes once the drain has started.
+    async fn stopping(&self) {
+        let mut started = self.0.subscribe();
+        let _ = started.wait_for(|started| *started).await;
     }
 }
 
@@ -104,12 +119,20 @@ impl AppState {
             metrics_token: None,
             cookie,
             limits: limits::RequestLimits::new(limits),
+            live: live::Streams::new(limits, None),
             draining,
         }
     }
 
     pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
         self.metrics_token = token;
+        self
+    }
+
+    /// Live streams tell pages to refetch this often: set when other replicas share the store
+    /// (their changes never reach this process's streams).
+    pub fn with_live_refresh(mut self, limits: &Limits, every: Option<Duration>) -> Self {
+        self.live = live::Streams::new(limits, every);
         self
     }
 }
@@ -127,6 +150,7 @@ pub fn router(state: AppState, options: LeptosOptions) -> Router {
         .merge(companion::routes())
         .merge(notifications::routes())
         .merge(metrics::routes())
+        .merge(live::routes())
         .routes(routes!(healthz))
         .routes(routes!(ready))
         .split_for_parts();

@@ -38,6 +38,7 @@ use super::AppState;
         (name = "multipart", description = "Uploads in parts: sign part URLs, list what arrived (to resume), complete, abort"),
         (name = "uppy", description = "Companion-compatible routes for Uppy's `@uppy/aws-s3` (`companionEndpoint: '<server>/companion'`): uploads in parts, in Companion's request and reply shapes; an API key or the dashboard's session cookie"),
         (name = "assets (alias)", description = "`/asset`, the original example's path: the same operations"),
+        (name = "live", description = "Live updates: the caller's asset changes as Server-Sent Events"),
         (name = "events", description = "S3 event notifications from object storage"),
         (name = "health", description = "Probes for load balancers and orchestrators"),
         (name = "operations", description = "Prometheus metrics, for admins or the scrape token"),

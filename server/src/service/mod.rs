@@ -7,11 +7,13 @@
 //! - `multipart`: uploads in parts (sign, list, complete, abort);
 //! - `object_events`: applying what object storage reports, and the embedded endpoint's consumer;
 //! - `reconcile`: the sweep that repairs what lost events left behind;
-//! - `counts`: assets by state, for metrics.
+//! - `counts`: assets by state, for metrics;
+//! - `live`: every change published, for `GET /assets/events`.
 
 pub mod auth;
 mod confirm;
 mod counts;
+pub mod live;
 mod multipart;
 mod object_events;
 mod preview;
@@ -92,6 +94,8 @@ pub struct Policy {
     pub multipart_threshold: u64,
     /// The part size multipart uploads use (raised for objects that need more than 10,000).
     pub part_size: u64,
+    /// Changes a live-update subscriber may fall behind by before it is told to refetch.
+    pub live_buffer: usize,
 }
 
 #[derive(Clone)]
@@ -110,15 +114,19 @@ struct Inner {
     counts: counts::CountCache,
     /// Event records refused as malformed (a bad sequencer) since start-up.
     events_rejected: AtomicU64,
+    /// Every change, for live updates.
+    live: live::LiveHub,
 }
 
 impl Service {
     pub fn new(store: Arc<dyn AssetStore>, objects: Objects, policy: Policy) -> Self {
+        let live = live::LiveHub::new(live::RING, policy.live_buffer);
         Self {
             inner: Arc::new(Inner {
                 store,
                 objects,
                 policy,
+                live,
                 events_given_up: AtomicU64::new(0),
                 counts: Default::default(),
                 events_rejected: AtomicU64::new(0),
@@ -213,6 +221,7 @@ impl Service {
         }
         info!(asset_id = %id, owner = %asset.owner, state = %asset.state,
               multipart = asset.multipart.is_some(), "asset created");
+        self.inner.live.publish(asset.clone(), false);
         Ok(match presigned {
             Some(presigned) => {
                 crate::meters::upload_url_issued();
@@ -332,10 +341,13 @@ impl Service {
             next.version = current.version + 1;
             next.updated_at = Utc::now();
             match self.store().update(&current, &next).await {
-                Ok(()) => Ok(Some(Transition {
-                    asset: next,
-                    written: true,
-                })),
+                Ok(()) => {
+                    self.inner.live.publish(next.clone(), false);
+                    Ok(Some(Transition {
+                        asset: next,
+                        written: true,
+                    }))
+                }
                 Err(StoreError::Conflict) => Ok(None),
                 Err(err) => Err(err.into()),
             }

@@ -275,7 +275,7 @@ impl Service {
             if !is_newer(event.sequencer.as_deref(), current.sequencer.as_deref()) {
                 return Ok(Some(EventOutcome::Skipped));
             }
-            match self.store().remove(id, current.version).await {
+            match self.remove_record(&current).await {
                 Ok(()) => {
                     info!(asset_id = %id, "object removed: record deleted");
                     Ok(Some(EventOutcome::Applied))

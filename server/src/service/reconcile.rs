@@ -80,7 +80,7 @@ impl Service {
                         report.expired += usize::from(ended);
                     }
                     None if asset.created_at <= abandoned_before => {
-                        match self.store().remove(id, asset.version).await {
+                        match self.remove_record(asset).await {
                             Ok(()) => {
                                 info!(asset_id = %id, "reconciler: abandoned upload expired");
                                 report.expired += 1;
@@ -131,7 +131,7 @@ impl Service {
             .abort_multipart(id, &upload.upload_id)
             .await
             .map_err(ServiceError::Unavailable)?;
-        match self.store().remove(id, asset.version).await {
+        match self.remove_record(asset).await {
             Ok(()) => {
                 info!(asset_id = %id, "reconciler: abandoned multipart upload aborted");
                 Ok(true)

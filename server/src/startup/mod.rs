@@ -31,6 +31,9 @@ use crate::service::auth::Auth;
 use crate::service::{Policy, Service};
 use crate::store::auth::AuthStore;
 
+/// How often open dashboards refetch their list when other replicas may share the store.
+const SHARED_STORE_REFRESH: Duration = Duration::from_secs(30);
+
 /// Runs the command: by default, serves until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     match &config.command {
@@ -167,7 +170,11 @@ impl Application {
             &config.limits,
             draining.clone(),
         );
-        let state = state.with_metrics_token(config.metrics_token.clone());
+        // Replicas sharing DynamoDB never hear of each other's writes: pages refetch now and then.
+        let shared_store = (config.store == StoreKind::Dynamodb).then_some(SHARED_STORE_REFRESH);
+        let state = state
+            .with_metrics_token(config.metrics_token.clone())
+            .with_live_refresh(&config.limits, shared_store);
         crate::meters::recorder(); // installed before the first request is counted
         let router = crate::http::router(state, options);
         info!(
@@ -270,6 +277,7 @@ fn policy(config: &Config) -> Policy {
         abandoned_after: config.abandoned_after(),
         multipart_threshold: config.multipart_threshold,
         part_size: config.part_size,
+        live_buffer: config.limits.live_buffer,
     }
 }
 

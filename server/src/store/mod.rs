@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use std::cmp::Ordering;
 
-use app::model::{Asset, AssetId, AssetState, Search, SortOrder};
+use app::model::{Asset, AssetId, AssetState, ListPosition, Search, SortOrder, size_key};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -89,44 +89,6 @@ impl StateFilter {
     }
 }
 
-/// Where an asset sorts by size: its size, or -1 when not known yet (last when largest first).
-pub fn size_key(asset: &Asset) -> i64 {
-    asset.size.map_or(-1, |s| s.min(i64::MAX as u64) as i64)
-}
-
-/// Orders assets as a listing in `sort` shows them.
-pub fn listing_order(sort: SortOrder, a: &Asset, b: &Asset) -> Ordering {
-    Position::of(b).cmp_in(sort, &Position::of(a))
-}
-
-/// Where an item stands in every order: (size key, created, id).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Position {
-    size: i64,
-    created_at: DateTime<Utc>,
-    id: AssetId,
-}
-
-impl Position {
-    fn of(asset: &Asset) -> Self {
-        Self {
-            size: size_key(asset),
-            created_at: asset.created_at,
-            id: asset.asset_id,
-        }
-    }
-
-    /// `Greater` when `self` comes before `other` in `sort`.
-    fn cmp_in(&self, sort: SortOrder, other: &Self) -> Ordering {
-        let newest = (self.created_at, self.id).cmp(&(other.created_at, other.id));
-        match sort {
-            SortOrder::Newest => newest,
-            SortOrder::Oldest => newest.reverse(),
-            SortOrder::Largest => self.size.cmp(&other.size).then(newest),
-        }
-    }
-}
-
 /// Position after the last item of a page, in the order it was listed in, and the search it
 /// belongs to: a cursor from another sort or search is refused (`BadCursor`), never misread.
 ///
@@ -163,12 +125,12 @@ impl Cursor {
 
     /// Whether `asset` comes after this cursor in its order.
     pub fn precedes(&self, asset: &Asset) -> bool {
-        let mine = Position {
+        let mine = ListPosition {
             size: self.size,
             created_at: self.created_at,
             id: self.id,
         };
-        mine.cmp_in(self.sort, &Position::of(asset)) == Ordering::Greater
+        mine.cmp_in(self.sort, &ListPosition::of(asset)) == Ordering::Greater
     }
 
     pub fn encode(&self) -> String {

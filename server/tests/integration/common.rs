@@ -509,6 +509,11 @@ impl TestApp {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The service itself (in-process servers only).
+    pub fn service(&self) -> &server::service::Service {
+        self.service.as_ref().expect("needs an in-process server")
+    }
+
     /// Event records refused as malformed so far (in-process servers only).
     pub fn service_events_rejected(&self) -> Option<u64> {
         self.service.as_ref().map(|s| s.events_rejected())

@@ -15,6 +15,7 @@ mod event_limits;
 mod events;
 mod layout;
 mod lifecycle;
+mod live;
 mod metrics;
 mod multipart;
 mod openapi;

@@ -184,6 +184,7 @@ async fn every_rest_route_is_in_the_document() {
         "/assets/{id}",
         "/asset",
         "/asset/{id}",
+        "/assets/events",
         "/events/s3",
         "/healthz",
         "/readyz",

@@ -27,7 +27,7 @@ use super::{
     ALL_INDEX, DynamoStore, EXPIRES, INDEX, LEGACY_OWNER, SHARD, SHARDS, is_condition_failure, n,
     s, unavailable,
 };
-use crate::store::{PageRequest, StateFilter, StoreError, listing_order};
+use crate::store::{PageRequest, StateFilter, StoreError};
 
 /// How many legacy items `adopt` updates at once.
 const ADOPT_CONCURRENCY: usize = 16;
@@ -93,7 +93,7 @@ impl DynamoStore {
                 items.retain(|asset| cursor.precedes(asset));
             }
         }
-        items.sort_by(|a, b| listing_order(page.search.sort, a, b));
+        items.sort_by(|a, b| page.search.sort.order(a, b));
         items.truncate(page.limit as usize + 1);
         Ok(items)
     }
