@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, test, waitHydrated } from './fixtures';
+import { createAsset, expect, test, waitHydrated } from './fixtures';
 
 function assetRow(page: Page, name: string) {
   return page.locator('table.assets tr', { hasText: name });
@@ -87,4 +87,31 @@ test('a row deleted in one tab shows as DELETED in another that shows deleted ro
   await expect(assetRow(page, name)).toHaveCount(0);
   await expect(assetRow(other, name).locator('.badge')).toHaveText('DELETED');
   await notReloaded(other);
+});
+
+test('a pushed change to other rows leaves the focus and an open confirmation where they are', async ({
+  page,
+  request,
+}) => {
+  const stamp = Date.now();
+  const mine = await createAsset(request, `focus-mine-${stamp}.txt`);
+  const other = await createAsset(request, `focus-other-${stamp}.txt`);
+  await openLive(page);
+  const row = page.locator(`tr[data-asset-id="${mine}"]`);
+  // From the keyboard: Delete, which asks for confirmation and moves the focus to "Confirm".
+  await row.getByRole('button', { name: /^Delete/ }).focus();
+  await page.keyboard.press('Enter');
+  const confirm = row.getByRole('button', { name: /^Confirm deleting/ });
+  await expect(confirm).toBeFocused();
+
+  // A script changes another row and adds a new one: both show, pushed.
+  expect((await request.delete(`/assets/${other}`)).status()).toBe(204);
+  const added = `focus-new-${stamp}.txt`;
+  await createAsset(request, added);
+  await expect(page.locator(`tr[data-asset-id="${other}"]`)).toHaveCount(0);
+  await expect(assetRow(page, added)).toHaveCount(1);
+
+  // The person's place is kept: the same confirmation, still open and focused.
+  await expect(confirm).toBeVisible();
+  await expect(confirm).toBeFocused();
 });

@@ -30,14 +30,19 @@ impl RowActions {
 }
 
 #[component]
-pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
+pub fn AssetTable(rows: Signal<Vec<Asset>>, page: Page) -> impl IntoView {
     // Only an admin's list holds more than one owner's assets: then say whose each is.
-    let show_owner = items.iter().any(|a| a.owner != items[0].owner);
-    let selectable: Vec<_> = items
-        .iter()
-        .filter(|a| RowActions::for_state(a.state).deletable)
-        .map(|a| (a.asset_id, display_name(a)))
-        .collect();
+    let show_owner =
+        Signal::derive(move || rows.with(|items| items.iter().any(|a| a.owner != items[0].owner)));
+    let selectable = Signal::derive(move || {
+        rows.with(|items| {
+            items
+                .iter()
+                .filter(|a| RowActions::for_state(a.state).deletable)
+                .map(|a| (a.asset_id, display_name(a)))
+                .collect()
+        })
+    });
     view! {
         <table class="assets">
             <thead>
@@ -46,7 +51,7 @@ pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
                         <SelectAllBox rows=selectable />
                     </th>
                     <th scope="col">"File"</th>
-                    <Show when=move || show_owner>
+                    <Show when=move || show_owner.get()>
                         <th scope="col">"Owner"</th>
                     </Show>
                     <th scope="col">"State"</th>
@@ -58,10 +63,15 @@ pub fn AssetTable(items: Vec<Asset>, page: Page) -> impl IntoView {
                 </tr>
             </thead>
             <tbody>
-                {items
-                    .into_iter()
-                    .map(|asset| view! { <AssetRow asset page show_owner /> })
-                    .collect_view()}
+                // Keyed by id and last change: a pushed change renders its own row again, and
+                // every other row (its focus, an open confirmation) stays as it is.
+                <For
+                    each=move || rows.get()
+                    key=|asset| (asset.asset_id, asset.updated_at, asset.state)
+                    let:asset
+                >
+                    <AssetRow asset page show_owner />
+                </For>
             </tbody>
         </table>
     }
@@ -76,7 +86,7 @@ fn display_name(asset: &Asset) -> String {
 }
 
 #[component]
-fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
+fn AssetRow(asset: Asset, page: Page, show_owner: Signal<bool>) -> impl IntoView {
     let id = asset.asset_id;
     let name = display_name(&asset);
     let state = asset.state.as_str();
@@ -142,7 +152,7 @@ fn AssetRow(asset: Asset, page: Page, show_owner: bool) -> impl IntoView {
                 {deletable.then(|| view! { <RowSelectBox id name=name.clone() /> })}
             </td>
             <td class="file">{name.clone()}</td>
-            <Show when=move || show_owner>
+            <Show when=move || show_owner.get()>
                 <td class="owner" data-label="Owner">{owner.get_value()}</td>
             </Show>
             <td>

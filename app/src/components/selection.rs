@@ -44,32 +44,30 @@ impl Selection {
 /// The header's checkbox: picks (or unpicks) every deletable row shown. Rows no longer shown
 /// (after a refresh or a new search) leave the selection.
 #[component]
-pub fn SelectAllBox(rows: Vec<(AssetId, String)>) -> impl IntoView {
+pub fn SelectAllBox(rows: Signal<Vec<(AssetId, String)>>) -> impl IntoView {
     let Some(selection) = use_context::<Selection>() else {
         return ().into_any();
     };
-    let rows = StoredValue::new(rows);
     Effect::new(move |_| {
-        let shown = rows.get_value();
+        let shown = rows.get();
         selection
             .picked
             .update(|picked| picked.retain(|(id, _)| shown.iter().any(|(s, _)| s == id)));
     });
     let all = move || {
-        let shown = rows.get_value();
-        !shown.is_empty() && shown.iter().all(|(id, _)| selection.has(*id))
+        rows.with(|shown| !shown.is_empty() && shown.iter().all(|(id, _)| selection.has(*id)))
     };
     view! {
         <input
             type="checkbox"
             aria-label="Select all shown"
-            disabled=move || rows.with_value(Vec::is_empty)
+            disabled=move || rows.with(Vec::is_empty)
             prop:checked=all
             on:change=move |ev| {
                 let on = event_target_checked(&ev);
                 selection
                     .picked
-                    .set(if on { rows.get_value() } else { Vec::new() });
+                    .set(if on { rows.get_untracked() } else { Vec::new() });
             }
         />
     }

@@ -6,13 +6,14 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::listing::{Filter, Reach, append_next_page, load_first};
+use super::listing::{Filter, Listing, Reach, append_next_page, load_first};
 use super::search::SearchForm;
 use crate::components::asset_table::AssetTable;
 use crate::components::page::{NoticeArea, Page, error_text};
 use crate::components::selection::{Selection, SelectionBar};
 use crate::components::uploads::UploadPanel;
 use crate::live::live_updates;
+use crate::model::ErrorBody;
 use leptos_router::hooks::use_query_map;
 
 /// Download link lifetimes offered (seconds, label).
@@ -108,45 +109,79 @@ pub fn Dashboard() -> impl IntoView {
             </div>
             <SelectionBar page />
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
-                {move || {
-                    listing
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.items.is_empty() && list.filter.narrows() => {
-                                view! { <p class="empty">"No assets match this search."</p> }
-                                    .into_any()
-                            }
-                            Ok(list) if list.items.is_empty() => {
-                                view! { <p class="empty">"No assets yet."</p> }.into_any()
-                            }
-                            Ok(list) => {
-                                let more = list.next_cursor.is_some();
-                                view! {
-                                    <AssetTable items=list.items page />
-                                    <Show when=move || more>
-                                        <button
-                                            type="button"
-                                            class="secondary load-more"
-                                            disabled=move || loading_more.get()
-                                            on:click=move |_| load_more()
-                                        >
-                                            "Load more"
-                                        </button>
-                                    </Show>
-                                }
-                                    .into_any()
-                            }
-                            Err(err) => {
-                                view! {
-                                    <p class="error" role="alert">
-                                        {format!("Could not load assets: {}", error_text(&err))}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                {
+                    // What shows is rebuilt only when its kind changes (no rows, rows, an
+                    // error); the rows themselves are keyed (`AssetTable`), so a pushed change
+                    // to one row leaves the others, and the focus in them, alone.
+                    let shape = Memo::new(move |_| listing.with(|l| l.as_ref().map(Shape::of)));
+                    let rows = Signal::derive(move || {
+                        listing.with(|l| match l {
+                            Some(Ok(list)) => list.items.clone(),
+                            _ => Vec::new(),
                         })
-                }}
+                    });
+                    let more = move || {
+                        listing.with(|l| matches!(l, Some(Ok(list)) if list.next_cursor.is_some()))
+                    };
+                    move || {
+                        shape
+                            .get()
+                            .map(|shape| match shape {
+                                Shape::NoMatch => {
+                                    view! { <p class="empty">"No assets match this search."</p> }
+                                        .into_any()
+                                }
+                                Shape::Empty => {
+                                    view! { <p class="empty">"No assets yet."</p> }.into_any()
+                                }
+                                Shape::Rows => {
+                                    view! {
+                                        <AssetTable rows page />
+                                        <Show when=more>
+                                            <button
+                                                type="button"
+                                                class="secondary load-more"
+                                                disabled=move || loading_more.get()
+                                                on:click=move |_| load_more()
+                                            >
+                                                "Load more"
+                                            </button>
+                                        </Show>
+                                    }
+                                        .into_any()
+                                }
+                                Shape::Failed(why) => {
+                                    view! {
+                                        <p class="error" role="alert">
+                                            {format!("Could not load assets: {why}")}
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                            })
+                    }
+                }
             </Transition>
         </section>
+    }
+}
+
+/// What the list area shows, without the rows themselves.
+#[derive(Clone, Debug, PartialEq)]
+enum Shape {
+    NoMatch,
+    Empty,
+    Rows,
+    Failed(String),
+}
+
+impl Shape {
+    fn of(result: &Result<Listing, ErrorBody>) -> Self {
+        match result {
+            Ok(list) if list.items.is_empty() && list.filter.narrows() => Self::NoMatch,
+            Ok(list) if list.items.is_empty() => Self::Empty,
+            Ok(_) => Self::Rows,
+            Err(err) => Self::Failed(error_text(err).to_string()),
+        }
     }
 }
