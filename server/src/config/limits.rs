@@ -81,8 +81,10 @@ pub struct Limits {
     pub max_event_streams_per_user: u64,
 
     /// A live-update stream ends after this many seconds (the browser reconnects at once,
-    /// with `Last-Event-ID`, and misses nothing): no request lives for ever.
-    #[arg(long, env = "ASSETS_EVENT_STREAM_LIFETIME", default_value_t = 300,
+    /// with `Last-Event-ID`, and misses nothing): no request lives for ever, and a revoked key
+    /// or an ended session stops receiving within this bound (credentials are checked when a
+    /// stream opens).
+    #[arg(long, env = "ASSETS_EVENT_STREAM_LIFETIME", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub event_stream_lifetime: u64,
 

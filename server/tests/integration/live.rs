@@ -405,6 +405,33 @@ async fn streams_end_after_their_lifetime_and_at_once_on_shutdown() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_keys_stream_ends_with_its_lifetime_and_is_refused_on_reconnect() {
+    let app = TestApp::spawn_with(&["--event-stream-lifetime", "1"]).await;
+    let (_, key) = app.user_with_key("frank", false).await;
+    let (mut stream, _) = opened(bearer(&app, &key)).await;
+    let key_id = app.auth().list_keys(Some("frank")).await.unwrap()[0]
+        .key_id
+        .clone();
+    app.auth().revoke_key(&key_id, None).await.unwrap();
+    // Credentials are checked when a stream opens: the open one ends with its lifetime...
+    assert!(stream.ends_within(Duration::from_secs(3)).await);
+    // ...and the reconnect is refused once the revocation is seen (keys are cached up to 5 s).
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let status = bearer(&app, &key).send().await.unwrap().status();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            Instant::now() < deadline,
+            "a revoked key still opens streams"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_shared_store_pages_are_told_to_refetch_and_this_replicas_changes_still_stream() {
     let moto = crate::common::Moto::start().await;
     let app = TestApp::spawn_aws(&moto).await;
