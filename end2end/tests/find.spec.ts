@@ -118,8 +118,8 @@ test('two rows selected are deleted with one confirmation', async ({ page, reque
   // "Select all shown" picks every row shown; "Keep" backs out without deleting.
   await page.getByLabel('Select all shown').check();
   await expect(bar).toContainText('1 selected');
-  await bar.getByRole('button', { name: 'Delete 1 selected assets' }).click();
-  await bar.getByRole('button', { name: 'Keep the selected assets' }).click();
+  await bar.getByRole('button', { name: 'Delete 1 selected asset' }).click();
+  await bar.getByRole('button', { name: 'Keep 1 selected asset' }).click();
   await page.getByLabel('Select all shown').uncheck();
   await expect(bar).toHaveCount(0);
   expect((await listed(request, p)).find((a) => a.filename === `${p}-c.txt`)?.state).toBe('CREATED');

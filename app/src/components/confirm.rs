@@ -12,16 +12,16 @@ pub fn ConfirmAction(
     verb: &'static str,
     /// The same as a gerund, for the confirmation's label: "deleting", "revoking".
     doing: &'static str,
-    /// What it acts on: a file name, a key label.
-    what: String,
+    /// What it acts on: a file name, a key label, "3 selected assets".
+    #[prop(into)]
+    what: Signal<String>,
     confirming: RwSignal<bool>,
     busy: RwSignal<bool>,
     on_confirm: Callback<()>,
 ) -> impl IntoView {
-    // Stored so the `Show` branches, which may render many times, can read them.
-    let ask_label = StoredValue::new(format!("{verb} {what}"));
-    let confirm_label = StoredValue::new(format!("Confirm {doing} {what}"));
-    let keep_label = StoredValue::new(format!("Keep {what}"));
+    let ask_label = move || format!("{verb} {}", what.get());
+    let confirm_label = move || format!("Confirm {doing} {}", what.get());
+    let keep_label = move || format!("Keep {}", what.get());
     let confirm_text = format!("Confirm {}", verb.to_lowercase());
     let ask_button = NodeRef::<html::Button>::new();
     let confirm_button = NodeRef::<html::Button>::new();
@@ -43,7 +43,7 @@ pub fn ConfirmAction(
                         type="button"
                         class="danger"
                         node_ref=ask_button
-                        aria-label=move || ask_label.get_value()
+                        aria-label=ask_label
                         on:click=move |_| {
                             confirming.set(true);
                             focus_after_swap(confirm_button);
@@ -58,7 +58,7 @@ pub fn ConfirmAction(
                 type="button"
                 class="danger"
                 node_ref=confirm_button
-                aria-label=move || confirm_label.get_value()
+                aria-label=confirm_label
                 disabled=move || busy.get()
                 on:click=move |_| on_confirm.run(())
             >
@@ -67,7 +67,7 @@ pub fn ConfirmAction(
             <button
                 type="button"
                 class="secondary"
-                aria-label=move || keep_label.get_value()
+                aria-label=keep_label
                 on:click=move |_| {
                     confirming.set(false);
                     focus_after_swap(ask_button);

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::confirm::ConfirmAction;
 use super::page::{Page, error_text};
 use crate::api::delete_assets;
 use crate::model::{AssetId, MAX_BULK_DELETE};
@@ -155,39 +156,17 @@ pub fn SelectionBar(page: Page) -> impl IntoView {
             <div class="selection-bar" role="region" aria-label="Selected assets">
                 <span class="selection-count">{move || format!("{} selected", count())}</span>
                 " — "
-                <Show
-                    when=move || confirming.get()
-                    fallback=move || {
-                        view! {
-                            <button
-                                type="button"
-                                class="danger"
-                                aria-label=move || format!("Delete {} selected assets", count())
-                                on:click=move |_| confirming.set(true)
-                            >
-                                "Delete selected"
-                            </button>
-                        }
-                    }
-                >
-                    <button
-                        type="button"
-                        class="danger"
-                        aria-label=move || format!("Confirm deleting {} selected assets", count())
-                        disabled=move || busy.get()
-                        on:click=move |_| delete()
-                    >
-                        "Confirm delete"
-                    </button>
-                    <button
-                        type="button"
-                        class="secondary"
-                        aria-label="Keep the selected assets"
-                        on:click=move |_| confirming.set(false)
-                    >
-                        "Keep"
-                    </button>
-                </Show>
+                <ConfirmAction
+                    verb="Delete"
+                    doing="deleting"
+                    what=Signal::derive(move || match count() {
+                        1 => "1 selected asset".to_string(),
+                        n => format!("{n} selected assets"),
+                    })
+                    confirming
+                    busy
+                    on_confirm=Callback::new(move |()| delete())
+                />
                 <button
                     type="button"
                     class="secondary"
