@@ -62,7 +62,7 @@ try {
     const scan = () => {
       const now = Date.now();
       for (const row of document.querySelectorAll('table.assets tbody tr')) {
-        const name = row.querySelector('td')?.textContent?.trim();
+        const name = row.querySelector('td.file')?.textContent?.trim();
         const state = row.querySelector('.badge')?.textContent?.trim();
         if (!name || !state) continue;
         seen[name] ??= {};

@@ -6,6 +6,10 @@
 //! - `events`: what storage says happened; `notifications`: envelopes that carry it;
 //! - `embedded_s3`: the zero-setup object store; `http`: the edges (REST, events, dashboard).
 
+// The dashboard's server-rendered views are deeply nested types; a release build (which does
+// not erase them, unlike cargo-leptos's debug build) needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod aws;
 pub mod cli;
 pub mod config;
