@@ -6,12 +6,10 @@
 // Playwright comes from end2end/node_modules (npm ci there first).
 import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const require = createRequire(new URL('../end2end/package.json', import.meta.url));
-const { chromium } = require('@playwright/test');
+import { launchChromium, signedInContext } from './chromium.mjs';
 
 const base = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
 const user = process.env.ASSETS_USER;
@@ -34,18 +32,9 @@ for (let i = 0; i < mib; i++) {
 }
 closeSync(fd);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
-  const context = await browser.newContext();
-  const signedIn = await context.request.post(`${base}/api/sign_in`, {
-    headers: { Origin: new URL(base).origin },
-    data: { form: { name: user, password } },
-  });
-  if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()} ${await signedIn.text()}`);
+  const context = await signedInContext(browser, base, user, password);
   const page = await context.newPage();
   let parts = 0;
   page.on('response', (response) => {

@@ -9,10 +9,8 @@
 //     node bench/live_latency.mjs
 // Optional: BENCH_LIVE_N (default 50), CHROMIUM_PATH (default /usr/bin/chromium).
 // Playwright comes from end2end/node_modules (npm ci there first).
-import { createRequire } from 'node:module';
 
-const require = createRequire(new URL('../end2end/package.json', import.meta.url));
-const { chromium } = require('@playwright/test');
+import { launchChromium, signedInContext } from './chromium.mjs';
 
 const base = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
 const user = process.env.ASSETS_USER;
@@ -40,18 +38,9 @@ const quantile = (values, q) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
-  const context = await browser.newContext();
-  const signedIn = await context.request.post(`${base}/api/sign_in`, {
-    headers: { Origin: new URL(base).origin },
-    data: { form: { name: user, password } },
-  });
-  if (!signedIn.ok()) throw new Error(`sign-in failed: ${signedIn.status()} ${await signedIn.text()}`);
+  const context = await signedInContext(browser, base, user, password);
   const page = await context.newPage();
   await page.goto(base);
   await page.waitForSelector('section.dashboard[data-hydrated="true"]');
