@@ -22,6 +22,7 @@ mod openapi;
 mod preview;
 mod request_limits;
 mod s3_keys;
+mod scale_out;
 mod search;
 mod startup;
 mod store_contract;
