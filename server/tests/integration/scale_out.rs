@@ -526,3 +526,89 @@ async fn the_reconciler_on_every_replica_repairs_each_stale_asset_exactly_once()
         );
     }
 }
+
+/// The object removed from the bucket, then PUT, DELETE and its ObjectRemoved events (and a
+/// stale ObjectCreated) on three replicas at once: exactly one removal applies, the record is
+/// gone from every replica, and once the removal answered nothing shows the asset again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_object_is_forgotten_once_by_racing_replicas() {
+    let shared = Shared::provision().await;
+    let replicas = shared.start(3, &[]).await;
+    let bucket = shared.name.clone();
+    for round in 0..3u32 {
+        let created = replicas[round as usize % 3].create().await;
+        let id = created["id"].as_str().unwrap().to_string();
+        upload(&replicas[0].client, &created, b"soon removed".to_vec()).await;
+        let marked = replicas[1]
+            .api
+            .put(replicas[1].url(&format!("/assets/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(marked.status(), 202);
+        shared
+            .moto
+            .s3()
+            .delete_object()
+            .bucket(&bucket)
+            .key(format!("assets/{id}"))
+            .send()
+            .await
+            .unwrap();
+        let ops: Vec<(Op, Duration)> = (0..24u32)
+            .map(|i| {
+                let op = match i % 4 {
+                    0 => Op::Put,
+                    1 => Op::Removed(0x100 * round + i),
+                    2 => Op::Delete,
+                    _ => Op::Created(0x100 * round + i),
+                };
+                (op, Duration::from_millis((7 * i % 60).into()))
+            })
+            .collect();
+        let replies = race(&replicas, &bucket, &id, &ops).await;
+        let log = dump(&replies);
+        for reply in &replies {
+            let ok = match reply.op {
+                Op::Put => [202, 404, 409].contains(&reply.status.as_u16()),
+                Op::Delete => reply.status == 204 || reply.status == 404,
+                Op::Created(_) => reply.status == 200 && !applied(reply),
+                Op::Removed(_) => reply.status == 200,
+            };
+            assert!(ok, "an unexpected reply: {reply:?}\nall replies:\n{log}");
+            assert!(
+                reply.status.is_success()
+                    || (reply.body["code"].is_string() && reply.body["error_message"].is_string()),
+                "not a JSON error: {reply:?}"
+            );
+        }
+        let removals: Vec<&Reply> = replies
+            .iter()
+            .filter(|r| matches!(r.op, Op::Removed(_)) && applied(r))
+            .collect();
+        assert_eq!(removals.len(), 1, "one removal applies\nreplies:\n{log}");
+        let removed_at = removals[0].done;
+        for reply in replies.iter().filter(|r| r.sent > removed_at) {
+            assert!(
+                !reply.status.is_success() || !matches!(reply.op, Op::Put | Op::Delete),
+                "sent after the removal answered, yet {reply:?}\nreplies:\n{log}"
+            );
+        }
+        for replica in &replicas {
+            assert_eq!(
+                replica.asset(&id).await,
+                None,
+                "replica {} lists it",
+                replica.index
+            );
+            let got = replica
+                .api
+                .get(replica.url(&format!("/assets/{id}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status(), 404, "replica {}", replica.index);
+        }
+        assert!(stored_item(&shared, &id).await.is_none());
+    }
+}
