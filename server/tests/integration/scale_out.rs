@@ -200,8 +200,9 @@ async fn racing_writers_on_three_replicas_agree_and_never_revive_a_deleted_asset
         let id = created["id"].as_str().unwrap().to_string();
         upload(&replicas[0].client, &created, b"raced bytes".to_vec()).await;
         // Per eight: 3 PUT, 3 ObjectCreated, 1 ObjectRemoved, 1 DELETE. The others are spread
-        // over ~160 ms; the DELETEs come later each round (a DELETE is cheaper than a PUT or an
-        // event, which HEAD the object first: released together, it would always win).
+        // over ~160 ms; the DELETEs come later each round, 0 to ~450 ms (a DELETE is cheaper
+        // than a PUT or an event, which HEAD the object first: released together, it would
+        // always win).
         let ops: Vec<(Op, Duration)> = (0..32u32)
             .map(|i| {
                 let op = match i % 8 {
@@ -211,7 +212,7 @@ async fn racing_writers_on_three_replicas_agree_and_never_revive_a_deleted_asset
                     _ => Op::Created(0x100 * round + i),
                 };
                 let delay = match op {
-                    Op::Delete => 60 * round + 10 * (i / 8),
+                    Op::Delete => 150 * round + 10 * (i / 8),
                     _ => 5 * i,
                 };
                 (op, Duration::from_millis(delay.into()))
