@@ -142,6 +142,9 @@ async fn check_replies_and_agreement(replicas: &[Replica], id: &str, replies: &[
         }
     }
     let first = replicas[0].asset(id).await.expect("the record is there");
+    let time =
+        |field: &str| chrono::DateTime::parse_from_rfc3339(first[field].as_str().unwrap()).unwrap();
+    assert!(time("updatedAt") > time("createdAt"), "{first}");
     for replica in &replicas[1..] {
         let seen = replica.asset(id).await;
         assert_eq!(
