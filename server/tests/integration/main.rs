@@ -13,6 +13,7 @@ mod embedded_crash;
 mod errors;
 mod event_limits;
 mod events;
+mod lambda;
 mod layout;
 mod lifecycle;
 mod live;
