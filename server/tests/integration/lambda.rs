@@ -18,13 +18,13 @@ use server::lambda::{HandlerKind, Lambda};
 use crate::common::{Moto, TestApp};
 
 /// The API's host name in the recorded events (`requestContext.domainName`).
-const DOMAIN: &str = "r8kq2x7d1m.execute-api.eu-west-1.amazonaws.com";
-const PASSWORD: &str = "admin password for tests";
+pub const DOMAIN: &str = "r8kq2x7d1m.execute-api.eu-west-1.amazonaws.com";
+pub const PASSWORD: &str = "admin password for tests";
 /// Stands in for the wasm `cargo leptos build` writes (a valid empty module).
 const WASM: &[u8] = b"\0asm\x01\0\0\0";
 
 /// A recorded event with its `{{NAME}}`s filled in (and `content-length` set to the body's).
-fn fixture(name: &str, fill: &[(&str, &str)]) -> Value {
+pub fn fixture(name: &str, fill: &[(&str, &str)]) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/lambda")
         .join(name);
@@ -44,7 +44,7 @@ fn fixture(name: &str, fill: &[(&str, &str)]) -> Value {
 }
 
 /// A handler on `app`'s table and bucket, as `bootstrap` builds it; `/pkg` from `site`.
-async fn handler(
+pub async fn handler(
     moto: &Moto,
     app: &TestApp,
     kind: HandlerKind,
@@ -64,12 +64,12 @@ async fn handler(
 }
 
 /// An HTTP reply as API Gateway gets it from the function.
-struct Reply {
-    status: u16,
-    headers: Value,
-    cookies: Vec<String>,
-    body: Vec<u8>,
-    base64: bool,
+pub struct Reply {
+    pub status: u16,
+    pub headers: Value,
+    pub cookies: Vec<String>,
+    pub body: Vec<u8>,
+    pub base64: bool,
 }
 
 impl Reply {
@@ -77,17 +77,17 @@ impl Reply {
         self.headers["content-type"].as_str().unwrap_or_default()
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8(self.body.clone()).unwrap()
     }
 }
 
-async fn invoke(lambda: &Lambda, event: Value) -> Reply {
+pub async fn invoke(lambda: &Lambda, event: Value) -> Reply {
     let reply = lambda.handle(event, Context::default()).await.unwrap();
     let base64 = reply["isBase64Encoded"].as_bool().unwrap();
     let body = reply["body"].as_str().unwrap_or_default();
@@ -363,117 +363,4 @@ async fn http_events_are_answered_as_the_long_lived_server_answers() {
     let (gone, _) = assert_same("get after delete", &l, s).await;
     assert_eq!(l.status, 409, "{gone}");
     assert_eq!(gone["code"], "conflict");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_the_host_api_gateway_vouches_for_is_accepted_and_not_by_the_server() {
-    let moto = Moto::start().await;
-    let app = TestApp::spawn_aws(&moto).await;
-    let site = tempfile::tempdir().unwrap();
-    let lambda = handler(&moto, &app, HandlerKind::Http, site.path(), &[]).await;
-    // The long-lived server without --public-url answers for loopback names only.
-    let s = app
-        .api
-        .get(app.url("/assets"))
-        .header("host", DOMAIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(s.status(), 421);
-    // A forged Host header does not matter: API Gateway's own name is what counts.
-    let mut event = fixture("list.json", &[("KEY", &app.key)]);
-    event["headers"]["host"] = json!("evil.example");
-    assert_eq!(invoke(&lambda, event).await.status, 200);
-    // A cookie-borne state change from another origin is refused (CSRF), over https too.
-    let mut event = fixture("sign_in.json", &[("PASSWORD", PASSWORD)]);
-    event["headers"]["origin"] = json!("https://evil.example");
-    event["cookies"] = json!(["__Host-assets_session=x"]);
-    let refused = invoke(&lambda, event).await;
-    assert_eq!(refused.status, 403, "{}", refused.text());
-    assert_eq!(refused.json()["code"], "forbidden");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scheduled_event_repairs_a_stale_asset_once() {
-    let moto = Moto::start().await;
-    let app = TestApp::spawn_aws(&moto).await;
-    let site = tempfile::tempdir().unwrap();
-    let reconcile = handler(
-        &moto,
-        &app,
-        HandlerKind::Reconcile,
-        site.path(),
-        &["--reconcile-stale-after", "0"],
-    )
-    .await;
-    // Uploaded, but its notification was lost: stale in CREATED.
-    let created = app.create(None).await;
-    let id = created["id"].as_str().unwrap();
-    assert_eq!(
-        app.upload(&created, b"lost event".to_vec()).await.status(),
-        200
-    );
-    assert_eq!(app.asset(id).await.unwrap()["state"], "CREATED");
-
-    let report = reconcile
-        .handle(fixture("scheduled.json", &[]), Context::default())
-        .await
-        .unwrap();
-    assert_eq!(report, json!({"checked": 1, "received": 1, "expired": 0}));
-    let repaired = app.asset(id).await.unwrap();
-    assert_eq!(repaired["state"], "RECEIVED");
-    assert_eq!(repaired["size"], 10);
-    let report = reconcile
-        .handle(fixture("scheduled.json", &[]), Context::default())
-        .await
-        .unwrap();
-    assert_eq!(report, json!({"checked": 0, "received": 0, "expired": 0}));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_event_fails_the_invocation_so_lambda_retries_it() {
-    let moto = Moto::start().await;
-    let app = TestApp::spawn_aws(&moto).await;
-    let site = tempfile::tempdir().unwrap();
-    let s3_events = handler(&moto, &app, HandlerKind::S3Events, site.path(), &[]).await;
-    let err = s3_events
-        .handle(json!({"not": "records"}), Context::default())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string().contains("not an S3 event notification"),
-        "{err}"
-    );
-    let http = handler(&moto, &app, HandlerKind::Http, site.path(), &[]).await;
-    let err = http
-        .handle(fixture("scheduled.json", &[]), Context::default())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("not an HTTP API event"), "{err}");
-}
-
-#[tokio::test]
-async fn lambda_refuses_anything_but_aws_mode_and_unknown_handlers() {
-    let options = leptos::config::get_configuration(None)
-        .unwrap()
-        .leptos_options;
-    let config = Config::try_parse_from(["bootstrap"]).unwrap();
-    let err = Lambda::build(config, options, HandlerKind::Http)
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        err.to_string()
-            .contains("ASSETS_STORE=dynamodb and ASSETS_OBJECTS=s3"),
-        "{err}"
-    );
-    let err = HandlerKind::parse("web").unwrap_err();
-    assert!(
-        err.to_string().contains("http, s3-events or reconcile"),
-        "{err}"
-    );
-    assert_eq!(
-        HandlerKind::parse("s3-events").unwrap(),
-        HandlerKind::S3Events
-    );
 }

@@ -14,6 +14,7 @@ mod errors;
 mod event_limits;
 mod events;
 mod lambda;
+mod lambda_edges;
 mod layout;
 mod lifecycle;
 mod live;
