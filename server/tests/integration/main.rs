@@ -15,6 +15,7 @@ mod event_limits;
 mod events;
 mod lambda;
 mod lambda_edges;
+mod lambda_runtime;
 mod layout;
 mod lifecycle;
 mod live;
