@@ -199,7 +199,11 @@ impl Hooks {
             Box::new(move |_| {
                 if closed_source.ready_state() == EventSource::CLOSED {
                     self.retry_later();
-                } else if self.fallback_refresh.get_untracked().is_some_and(|secs| secs > 0) {
+                } else if self
+                    .fallback_refresh
+                    .get_untracked()
+                    .is_some_and(|secs| secs > 0)
+                {
                     // The browser reconnects by itself, after the `retry` the server asked
                     // for; meanwhile the list is refetched on schedule.
                     self.link.set(Link::Polling);

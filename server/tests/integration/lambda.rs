@@ -157,7 +157,7 @@ async fn http_events_are_answered_as_the_long_lived_server_answers() {
     let app = TestApp::spawn_aws(&moto).await;
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir(site.path().join("pkg")).unwrap();
-    std::fs::write(site.path().join("pkg/assets_bg.wasm"), WASM).unwrap();
+    std::fs::write(site.path().join("pkg/assets.wasm"), WASM).unwrap();
     let lambda = handler(&moto, &app, HandlerKind::Http, site.path(), &[]).await;
     let s3_events = handler(&moto, &app, HandlerKind::S3Events, site.path(), &[]).await;
     let key = app.key.clone();
