@@ -35,6 +35,9 @@ enum Link {
     Connecting,
     Open,
     Retrying,
+    /// The stream ended and the page refetches on the server's schedule until it reopens
+    /// (behind API Gateway, where a stream cannot stay open, that is most of the time).
+    Polling,
 }
 
 impl Link {
@@ -44,6 +47,7 @@ impl Link {
             Self::Connecting => "connecting",
             Self::Open => "open",
             Self::Retrying => "retrying",
+            Self::Polling => "polling",
         }
     }
 
@@ -53,6 +57,7 @@ impl Link {
             Self::Connecting => "Connecting…",
             Self::Open => "Live",
             Self::Retrying => "Reconnecting…",
+            Self::Polling => "Auto-refresh",
         }
     }
 }
@@ -194,6 +199,14 @@ impl Hooks {
             Box::new(move |_| {
                 if closed_source.ready_state() == EventSource::CLOSED {
                     self.retry_later();
+                } else if self
+                    .fallback_refresh
+                    .get_untracked()
+                    .is_some_and(|secs| secs > 0)
+                {
+                    // The browser reconnects by itself, after the `retry` the server asked
+                    // for; meanwhile the list is refetched on schedule.
+                    self.link.set(Link::Polling);
                 } else {
                     // The browser reconnects by itself, with `Last-Event-ID`.
                     self.link.set(Link::Retrying);

@@ -4,7 +4,8 @@
 //! - `service`: the lifecycle, the one place that decides (with `app::model`);
 //! - `store`: asset records (SQLite or DynamoDB); `objects`: S3 calls; `provision`: `init-aws`;
 //! - `events`: what storage says happened; `notifications`: envelopes that carry it;
-//! - `embedded_s3`: the zero-setup object store; `http`: the edges (REST, events, dashboard).
+//! - `embedded_s3`: the zero-setup object store; `http`: the edges (REST, events, dashboard);
+//!   `lambda`: the same app as AWS Lambda functions (the `bootstrap` binary).
 
 // The dashboard's server-rendered views are deeply nested types; a release build (which does
 // not erase them, unlike cargo-leptos's debug build) needs more than the default 128.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod embedded_s3;
 pub mod events;
 pub mod http;
+pub mod lambda;
 pub mod meters;
 pub mod notifications;
 pub mod objects;

@@ -12,6 +12,10 @@
 //!   `{"refresh_secs": n | null}`; `n` when other replicas share the store and their changes
 //!   reach this stream only by refetching every `n` seconds.
 //!
+//! Behind API Gateway (Lambda) a reply is sent only once complete, so a held-open stream would
+//! never arrive: there the stream is `hello` alone, with `refresh_secs` set and a long `retry`,
+//! then ends; pages refetch on that schedule, and the browser reopens the stream rarely.
+//!
 //! The stream is exempt from the request timeout and the in-flight cap (both end when the
 //! response head is sent, see `limits::bounded`): it holds only one of its own slots.
 
@@ -43,6 +47,9 @@ use crate::service::live::{Change, Start};
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How soon the browser reconnects after the stream ends (`retry:`).
 const RECONNECT: Duration = Duration::from_secs(2);
+/// Behind API Gateway: how soon the browser asks again for the one-event stream (each ask is
+/// an invocation; the page's refetches do not depend on it).
+const BUFFERED_RECONNECT: Duration = Duration::from_secs(600);
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(events))
@@ -55,6 +62,8 @@ pub(super) struct Streams {
     lifetime: Duration,
     /// Set when other replicas share the store: pages refetch this often.
     fallback_refresh: Option<Duration>,
+    /// Replies are buffered (API Gateway): send `hello` and end.
+    buffered: bool,
     open: Mutex<HashMap<String, usize>>,
 }
 
@@ -66,8 +75,19 @@ impl Streams {
             max_per_user: n(limits.max_event_streams_per_user),
             lifetime: Duration::from_secs(limits.event_stream_lifetime),
             fallback_refresh,
+            buffered: false,
             open: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// For replies that are buffered whole (Lambda behind API Gateway): `hello` with `refresh`,
+    /// then the end.
+    pub(super) fn buffered(limits: &Limits, refresh: Duration) -> Arc<Self> {
+        let mut streams = Self::new(limits, Some(refresh));
+        if let Some(streams) = Arc::get_mut(&mut streams) {
+            streams.buffered = true;
+        }
+        streams
     }
 
     /// A slot for `user`'s new stream, or why not.
@@ -200,6 +220,8 @@ struct Feed {
     changes: tokio::sync::broadcast::Receiver<Arc<Change>>,
     ends_at: Instant,
     draining: Draining,
+    /// Ends once `first` is sent (buffered replies).
+    once: bool,
     _ticket: Ticket,
 }
 
@@ -221,10 +243,11 @@ impl Feed {
         let hello = LiveHello {
             refresh_secs: app.live.fallback_refresh.map(|d| d.as_secs()),
         };
+        let once = app.live.buffered;
         first.push_back(
             json_event("hello", &hello)
                 .id(hub.event_id(subscription.latest))
-                .retry(RECONNECT),
+                .retry(if once { BUFFERED_RECONNECT } else { RECONNECT }),
         );
         Self {
             service: service.clone(),
@@ -233,6 +256,7 @@ impl Feed {
             changes: subscription.changes,
             ends_at: Instant::now() + app.live.lifetime,
             draining: app.draining.clone(),
+            once,
             _ticket: ticket,
         }
     }
@@ -248,6 +272,9 @@ impl Feed {
     async fn next(&mut self) -> Option<Event> {
         if let Some(event) = self.first.pop_front() {
             return Some(event);
+        }
+        if self.once {
+            return None;
         }
         loop {
             let change = tokio::select! {

@@ -29,7 +29,7 @@ mod request_id;
 mod web;
 
 pub use error::ApiError;
-pub use web::WebPolicy;
+pub use web::{VouchedHost, WebPolicy};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,6 +133,13 @@ impl AppState {
     /// (their changes never reach this process's streams).
     pub fn with_live_refresh(mut self, limits: &Limits, every: Option<Duration>) -> Self {
         self.live = live::Streams::new(limits, every);
+        self
+    }
+
+    /// Replies are buffered whole (Lambda behind API Gateway): live streams send `hello`
+    /// (refetch every `refresh`) and end.
+    pub fn with_buffered_live(mut self, limits: &Limits, refresh: Duration) -> Self {
+        self.live = live::Streams::buffered(limits, refresh);
         self
     }
 }

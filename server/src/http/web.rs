@@ -27,7 +27,14 @@ struct Policy {
     storage_origin: Option<String>,
     /// The CSP of HTML that sets none itself (no nonce), made once.
     fallback_csp: HeaderValue,
+    /// Behind API Gateway (Lambda): https only, and the host name it vouches for is ours too.
+    api_gateway: bool,
 }
+
+/// The host name API Gateway received the request for (`requestContext.domainName`), set by
+/// the Lambda adapter; clients cannot set it.
+#[derive(Clone, Debug)]
+pub struct VouchedHost(pub String);
 
 impl WebPolicy {
     /// `public_url`: what the operator configured; `storage_url`: any URL the presigner makes.
@@ -44,8 +51,22 @@ impl WebPolicy {
                 .and_then(scheme_and_authority)
                 .map(|(scheme, authority)| format!("{scheme}://{authority}")),
             fallback_csp: HeaderValue::from_static("default-src 'none'"),
+            api_gateway: false,
         };
         policy.fallback_csp = HeaderValue::from_str(&policy.content_security_policy(None))?;
+        Ok(Self(Arc::new(policy)))
+    }
+
+    /// Behind API Gateway (AWS Lambda): also answers for the host name API Gateway vouches
+    /// for (so no public URL is needed), and everything is https.
+    pub fn behind_api_gateway(
+        public_url: Option<&str>,
+        storage_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let Self(policy) = Self::new(public_url, storage_url)?;
+        let mut policy = Arc::into_inner(policy)
+            .ok_or_else(|| anyhow::anyhow!("the web policy is already shared"))?;
+        policy.api_gateway = true;
         Ok(Self(Arc::new(policy)))
     }
 
@@ -62,9 +83,16 @@ impl WebPolicy {
 
 impl Policy {
     fn secure(&self) -> bool {
-        self.public
-            .as_ref()
-            .is_some_and(|(scheme, _)| scheme == "https")
+        self.api_gateway
+            || self
+                .public
+                .as_ref()
+                .is_some_and(|(scheme, _)| scheme == "https")
+    }
+
+    /// Whether `host` is the one API Gateway vouched for (Lambda only).
+    fn vouched(&self, host: &str, vouched: Option<&VouchedHost>) -> bool {
+        self.api_gateway && vouched.is_some_and(|VouchedHost(name)| name.eq_ignore_ascii_case(host))
     }
 
     /// Whether `host` (a `Host` header) is ours: the public URL's, or a loopback name.
@@ -87,9 +115,10 @@ impl Policy {
     }
 
     /// The origin a same-origin request from our own pages carries, given its `Host`.
-    fn own_origin(&self, host: &str) -> String {
+    fn own_origin(&self, host: &str, vouched: Option<&VouchedHost>) -> String {
         let scheme = match &self.public {
             Some((scheme, authority)) if authority.eq_ignore_ascii_case(host) => scheme.as_str(),
+            _ if self.vouched(host, vouched) => "https",
             _ => "http",
         };
         format!("{scheme}://{}", host.to_ascii_lowercase())
@@ -152,8 +181,9 @@ fn check_host(policy: &Policy, request: &Request) -> Result<(), ApiError> {
     if is_probe(request.uri().path()) {
         return Ok(());
     }
+    let vouched = request.extensions().get::<VouchedHost>();
     match request_host(request.headers()) {
-        Some(host) if policy.allows_host(host) => Ok(()),
+        Some(host) if policy.allows_host(host) || policy.vouched(host, vouched) => Ok(()),
         _ => Err(ApiError::new(
             ErrorCode::MisdirectedRequest,
             "this server does not answer for that host name; set --public-url to the name clients use",
@@ -181,7 +211,10 @@ fn check_same_origin(policy: &Policy, request: &Request) -> Result<(), ApiError>
         return Ok(());
     }
     let same_origin = match (origin, request_host(headers)) {
-        (Some(origin), Some(host)) => origin.eq_ignore_ascii_case(&policy.own_origin(host)),
+        (Some(origin), Some(host)) => {
+            let vouched = request.extensions().get::<VouchedHost>();
+            origin.eq_ignore_ascii_case(&policy.own_origin(host, vouched))
+        }
         (None, _) => headers
             .get("sec-fetch-site")
             .is_some_and(|v| v.as_bytes() == b"same-origin"),
@@ -254,13 +287,32 @@ mod tests {
         }
         assert!(policy.secure());
         assert_eq!(
-            policy.0.own_origin("assets.example.com"),
+            policy.0.own_origin("assets.example.com", None),
             "https://assets.example.com"
         );
         assert_eq!(
-            policy.0.own_origin("127.0.0.1:3000"),
+            policy.0.own_origin("127.0.0.1:3000", None),
             "http://127.0.0.1:3000"
         );
+    }
+
+    #[test]
+    fn behind_api_gateway_the_vouched_host_is_ours_over_https() {
+        let policy = WebPolicy::behind_api_gateway(None, None).unwrap();
+        let vouched = VouchedHost("abc.execute-api.eu-west-1.amazonaws.com".into());
+        let host = "abc.execute-api.eu-west-1.amazonaws.com";
+        assert!(policy.secure());
+        assert!(policy.0.vouched(host, Some(&vouched)));
+        assert!(!policy.0.vouched("evil.example", Some(&vouched)));
+        assert!(!policy.0.vouched(host, None));
+        assert_eq!(
+            policy.0.own_origin(host, Some(&vouched)),
+            format!("https://{host}")
+        );
+        // Without API Gateway, the extension counts for nothing.
+        let plain = WebPolicy::new(None, None).unwrap();
+        assert!(!plain.0.vouched(host, Some(&vouched)));
+        assert!(!plain.secure());
     }
 
     #[test]

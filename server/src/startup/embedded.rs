@@ -27,7 +27,7 @@ const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 const UPLOADS_ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Where clients reach the embedded endpoint (signed into URLs) and where the server does.
-pub(super) struct EmbeddedUrls {
+pub(crate) struct EmbeddedUrls {
     pub(super) public: String,
     pub(super) internal: String,
 }
@@ -45,7 +45,7 @@ impl EmbeddedUrls {
     }
 
     /// A running server's endpoint, for one-shot commands (`reconcile`).
-    pub(super) fn configured(config: &Config) -> Self {
+    pub(crate) fn configured(config: &Config) -> Self {
         Self::for_addresses(config, config.s3_listen, config.s3_listen)
     }
 }

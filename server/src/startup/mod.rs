@@ -16,23 +16,23 @@ use tracing::{info, warn};
 mod backends;
 mod embedded;
 mod serve;
+mod wire;
 
 pub use serve::raise_descriptor_limit;
 
-use backends::{Backends, first_run, init_aws, open_backends, open_stores};
-use embedded::{EmbeddedEndpoint, EmbeddedPorts, EmbeddedUrls};
+pub(crate) use embedded::EmbeddedUrls;
+pub(crate) use wire::{Edge, Wired, wire};
+
+use backends::{init_aws, open_backends, open_stores};
+use embedded::{EmbeddedEndpoint, EmbeddedPorts};
 
 use crate::config::Limits;
-use crate::config::{Command, Config, ObjectsKind, StoreKind};
-use crate::http::{AppState, Draining, WebPolicy};
-use crate::notifications::sns::{HttpsSns, SnsVerifier};
+use crate::config::{Command, Config, ObjectsKind};
+use crate::http::Draining;
 use crate::provision::Capacity;
 use crate::service::auth::Auth;
 use crate::service::{Policy, Service};
 use crate::store::auth::AuthStore;
-
-/// How often open dashboards refetch their list when other replicas may share the store.
-const SHARED_STORE_REFRESH: Duration = Duration::from_secs(30);
 
 /// Runs the command: by default, serves until Ctrl-C or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -110,13 +110,6 @@ impl Application {
             }
             false => (None, EmbeddedUrls::configured(&config)),
         };
-        let Backends {
-            assets,
-            auth,
-            objects,
-            credentials,
-        } = open_backends(&config, &s3_urls).await?;
-        let auth = auth_service(&config, auth);
         let sign_in_url = format!(
             "{}/sign-in",
             match &config.public_url {
@@ -124,31 +117,13 @@ impl Application {
                 None => format!("http://{}", app_listener.local_addr()?),
             }
         );
-        // A DynamoDB that is down must not stop the start: requests answer 503 until it is
-        // back, and the next start adopts what this one could not.
-        match first_run(&config, &auth, assets.as_ref(), &sign_in_url).await {
-            Err(err) if config.store == StoreKind::Dynamodb => {
-                warn!(
-                    error = format!("{err:#}"),
-                    "could not check users and owners at start-up"
-                )
-            }
-            other => other?,
-        }
-        // Any presigned URL names object storage's origin, which pages may connect to.
-        let storage_url = objects
-            .presign_get(
-                app::model::AssetId::from_uuid(uuid::Uuid::nil()),
-                "attachment",
-                "application/octet-stream",
-                app::model::UrlLifetime::DEFAULT_DOWNLOAD,
-            )
-            .await
-            .map(|p| p.url)
-            .ok();
-        let web = WebPolicy::new(config.public_url.as_deref(), storage_url.as_deref())?;
-        let service = Service::new(assets, objects, policy(&config));
-
+        let Wired {
+            service,
+            auth,
+            state,
+            draining,
+            credentials,
+        } = wire(&config, &s3_urls, &Edge::Server { sign_in_url }).await?;
         let embedded = match (s3_ports, credentials) {
             (Some(ports), Some(credentials)) => Some(EmbeddedEndpoint::new(
                 &config,
@@ -158,24 +133,6 @@ impl Application {
             )?),
             _ => None,
         };
-
-        let sns = SnsVerifier::new(config.sns_topic_arns.clone(), Arc::new(HttpsSns::new()?));
-        let draining = Draining::default();
-        let state = AppState::new(
-            service.clone(),
-            auth.clone(),
-            web,
-            config.events_token.clone(),
-            sns,
-            &config.limits,
-            draining.clone(),
-        );
-        // Replicas sharing DynamoDB never hear of each other's writes: pages refetch now and then.
-        let shared_store = (config.store == StoreKind::Dynamodb).then_some(SHARED_STORE_REFRESH);
-        let state = state
-            .with_metrics_token(config.metrics_token.clone())
-            .with_live_refresh(&config.limits, shared_store);
-        crate::meters::recorder(); // installed before the first request is counted
         let router = crate::http::router(state, options);
         info!(
             url = %format!("http://{}", app_listener.local_addr()?), store = ?config.store,
