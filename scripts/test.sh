@@ -27,6 +27,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The browser-only code (feature `hydrate`) as the wasm build sees it.
 cargo clippy -p app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
+step "deployment: cfn-lint on deploy/template.yaml, then tests/deploy (one IAM list, packaging)"
+deploy_venv="${ASSETS_DEPLOY_VENV:-$HOME/.cache/assets-service/deploy-venv}"
+"$deploy_venv/bin/cfn-lint" deploy/template.yaml
+(cd tests/deploy && "$deploy_venv/bin/pytest" -q)
+
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() {
