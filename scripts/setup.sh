@@ -2,6 +2,8 @@
 # Installs what this project needs on a fresh machine (Rust, Node, Python and gcc present).
 # Idempotent: anything already installed at the pinned version is skipped.
 #   scripts/setup.sh        what `scripts/run.sh` needs (wasm target, cargo-leptos, wasm-bindgen)
+#   scripts/setup.sh release  also npm binaryen's wasm-opt (the end-to-end packages), for
+#                           scripts/build-release.sh
 #   scripts/setup.sh test   also Chromium, the end-to-end test packages, moto, the real S3
 #                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone),
 #                           Schemathesis (its own venv) and cfn-lint (its own venv)
@@ -95,6 +97,9 @@ if [ "$mode" = test ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
   fi
+fi
+if [ "$mode" = test ] || [ "$mode" = release ]; then
+  # Playwright and npm binaryen's wasm-opt (release builds; never Debian's).
   lock="$root/end2end/package-lock.json"
   stamp="$root/end2end/node_modules/.installed-lock"
   if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then
