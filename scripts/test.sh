@@ -27,11 +27,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The browser-only code (feature `hydrate`) as the wasm build sees it.
 cargo clippy -p app --lib --no-default-features --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
-step "deployment: cfn-lint on deploy/template.yaml, then tests/deploy (one IAM list, packaging)"
-deploy_venv="${ASSETS_DEPLOY_VENV:-$HOME/.cache/assets-service/deploy-venv}"
-"$deploy_venv/bin/cfn-lint" deploy/template.yaml
-(cd tests/deploy && "$deploy_venv/bin/pytest" -q)
-
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() {
@@ -54,6 +49,11 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 answers "$ASSETS_TEST_MOTO_URL/moto-api/" || { echo "moto_server did not start" >&2; exit 1; }
+
+step "deployment: cfn-lint on deploy/template.yaml, then tests/deploy (one IAM list, packaging with the debug server, aws cloudformation package against moto)"
+deploy_venv="${ASSETS_DEPLOY_VENV:-$HOME/.cache/assets-service/deploy-venv}"
+"$deploy_venv/bin/cfn-lint" deploy/template.yaml
+(cd tests/deploy && "$deploy_venv/bin/pytest" -q)
 
 step "cargo test"
 ASSETS_TEST_LOG_DIR="$(mktemp -d)"
