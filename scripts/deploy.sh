@@ -13,6 +13,7 @@
 #   --upload-url-ttl SECONDS     presigned upload URLs' lifetime (default 3600)
 #   --max-upload-bytes N         largest declared upload (default 5 TiB)
 #   --log-retention-days N       default 30
+#   --abort-uploads-after-days N incomplete multipart uploads end (default 1)
 #   --reconcile-schedule EXPR    default "rate(5 minutes)"
 #   --metrics-token-secret ARN   Secrets Manager secret holding the /metrics bearer token
 #   --region REGION              else the aws CLI's default
@@ -31,7 +32,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 fail() { echo "deploy.sh: $*" >&2; exit 2; }
 
 stack="" bucket="" artifacts="" mode=serverless region="" site="" dry_run=false package_only=false build=true lambda_binary=""
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
     --upload-url-ttl) param UploadUrlTtl "$2" ;;
     --max-upload-bytes) param MaxUploadBytes "$2" ;;
     --log-retention-days) param LogRetentionDays "$2" ;;
+    --abort-uploads-after-days) param AbortIncompleteUploadsAfterDays "$2" ;;
     --reconcile-schedule) param ReconcileSchedule "$2" ;;
     --metrics-token-secret) param MetricsTokenSecretArn "$2" ;;
     --image) param ReplicaImage "$2" ;;

@@ -14,7 +14,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 MAX_GLIBC=2.34
 
 binary="" site="$root/target/site" out="$root/target/lambda/assets.zip"
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary="${2:?--binary needs a path}"; shift 2 ;;

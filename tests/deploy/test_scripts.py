@@ -189,7 +189,7 @@ def test_deploy_dry_run_replicas_and_every_parameter_is_the_templates(server, si
         "--mode", "replicas", "--image", "1.dkr.ecr.us-east-1.amazonaws.com/assets:1", "--vpc", "vpc-0123abcd",
         "--public-subnets", "subnet-a,subnet-b", "--task-subnets", "subnet-c", "--replicas", "3",
         "--certificate-arn", "arn:aws:acm:us-east-1:1:certificate/x", "--public-url", "https://assets.example",
-        "--log-retention-days", "7", "--max-upload-bytes", "1000", "--reconcile-schedule", "rate(1 minute)",
+        "--log-retention-days", "7", "--abort-uploads-after-days", "3", "--max-upload-bytes", "1000", "--reconcile-schedule", "rate(1 minute)",
         "--task-public-ip", "DISABLED",
     )
     given = overrides(deploy)

@@ -76,7 +76,8 @@ def test_bucket_notifies_the_events_function_and_refuses_plain_http(template):
     assert all(v is True for v in bucket["PublicAccessBlockConfiguration"].values())
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     rule = bucket["LifecycleConfiguration"]["Rules"][0]
-    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] > 0
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == {"Ref": "AbortIncompleteUploadsAfterDays"}
+    assert rule["Prefix"] == "assets/"
     cors = bucket["CorsConfiguration"]["CorsRules"][0]
     assert cors["ExposedHeaders"] == ["ETag"] and set(cors["AllowedMethods"]) == {"PUT", "GET", "HEAD"}
     (deny,) = resources["BucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
