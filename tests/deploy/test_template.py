@@ -61,7 +61,8 @@ def test_functions_and_their_handlers(template):
         group = props["LoggingConfig"]["LogGroup"]["Ref"]
         assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert resources["ReconcileFunction"]["Properties"]["Events"]["Sweep"]["Type"] == "Schedule"
-    assert resources["HttpFunction"]["Properties"]["Events"]["Api"]["Type"] == "HttpApi"
+    api = resources["HttpFunction"]["Properties"]["Events"]["Api"]
+    assert api["Type"] == "HttpApi" and api["Properties"]["PayloadFormatVersion"] == "2.0"
     assert resources["HttpFunction"]["Condition"] == "Serverless"
 
 
