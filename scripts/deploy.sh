@@ -26,7 +26,8 @@
 #   --package-only               also run `aws cloudformation package` (uploads the zip), print
 #                                the deploy command
 #   --no-build                   package what is built already (target/site and the binary)
-#   --lambda-binary PATH         package PATH as `bootstrap` instead of building it (tests)
+#   --lambda-binary PATH         package PATH as `bootstrap` instead of building it (tests;
+#                                a bootstrap built with cargo-lambda for glibc 2.34)
 #   --site DIR                   package DIR as the site instead of target/site (tests)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
