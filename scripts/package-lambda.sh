@@ -53,6 +53,17 @@ cp -R "$site" "$stage/site"
 mkdir -p "$(dirname "$out")"
 out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 rm -f "$out"
-(cd "$stage" && zip -q -r -X "$out" bootstrap site)
+# Python's zipfile rather than zip(1), which a fresh machine may lack; modes are kept
+# (bootstrap must stay executable), entries sorted.
+python3 - "$stage" "$out" <<'PY'
+import os, sys, zipfile
+stage, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(os.path.join(stage, "bootstrap"), "bootstrap")
+    for dirpath, _, files in sorted(os.walk(os.path.join(stage, "site"))):
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            z.write(path, os.path.relpath(path, stage))
+PY
 echo "$out: $(( $(stat -c %s "$out") / 1024 )) KiB" >&2
 echo "$out"
