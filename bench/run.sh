@@ -30,14 +30,13 @@ scripts/setup.sh test >&2
 if [ "$only" != s3cp ] && { ! command -v wrk >/dev/null || ! command -v brotli >/dev/null; }; then
   apt-get install -y -qq wrk brotli >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk brotli >/dev/null; }
 fi
-# wasm-opt from npm's binaryen (Debian's breaks hydration of release builds; see BUILD notes).
-export PATH="$root/end2end/node_modules/.bin:$PATH"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 seconds="${BENCH_SECONDS:-10}"
 connections="${BENCH_CONNECTIONS:-64}"
 
-echo "building release (cargo leptos build --release) ..." >&2
-cargo leptos build --release >&2
+# The documented release build (npm binaryen's wasm-opt, checked); the examples below build
+# with the same release profile.
+scripts/build-release.sh >/dev/null
 [ -n "$only" ] || cargo build --release -p server --example presign >&2
 case "$only" in "" | multipart) cargo build --release -p server --example multipart_upload >&2 ;; esac
 bin="$target_dir/release/server"

@@ -2,9 +2,11 @@
 # Installs what this project needs on a fresh machine (Rust, Node, Python and gcc present).
 # Idempotent: anything already installed at the pinned version is skipped.
 #   scripts/setup.sh        what `scripts/run.sh` needs (wasm target, cargo-leptos, wasm-bindgen)
+#   scripts/setup.sh release  also npm binaryen's wasm-opt (the end-to-end packages), for
+#                           scripts/build-release.sh
 #   scripts/setup.sh test   also Chromium, the end-to-end test packages, moto, the real S3
-#                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone)
-#                           and Schemathesis (its own venv)
+#                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone),
+#                           Schemathesis (its own venv) and cfn-lint (its own venv)
 set -euo pipefail
 
 CARGO_LEPTOS_VERSION=0.3.10
@@ -79,11 +81,25 @@ if [ "$mode" = test ]; then
     "$contract_venv/bin/pip" check >/dev/null
     cp "$contract_reqs" "$contract_venv/.installed-requirements"
   fi
+  # cfn-lint and pytest for the deployment checks (tests/deploy), pinned in
+  # tests/deploy/requirements.txt; reinstalled when that file changes.
+  deploy_venv="${ASSETS_DEPLOY_VENV:-$HOME/.cache/assets-service/deploy-venv}"
+  deploy_reqs="$root/tests/deploy/requirements.txt"
+  if ! cmp -s "$deploy_reqs" "$deploy_venv/.installed-requirements" || ! "$deploy_venv/bin/cfn-lint" --version >/dev/null 2>&1; then
+    say "installing cfn-lint and pytest in $deploy_venv"
+    python3 -m venv "$deploy_venv"
+    "$deploy_venv/bin/pip" install --quiet --disable-pip-version-check -r "$deploy_reqs"
+    "$deploy_venv/bin/pip" check >/dev/null
+    cp "$deploy_reqs" "$deploy_venv/.installed-requirements"
+  fi
   if ! command -v rclone >/dev/null; then
     say "installing Debian's rclone"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null
   fi
+fi
+if [ "$mode" = test ] || [ "$mode" = release ]; then
+  # Playwright and npm binaryen's wasm-opt (release builds; never Debian's).
   lock="$root/end2end/package-lock.json"
   stamp="$root/end2end/node_modules/.installed-lock"
   if [ ! -f "$stamp" ] || ! cmp -s "$lock" "$stamp"; then

@@ -50,6 +50,11 @@ for _ in $(seq 1 150); do
 done
 answers "$ASSETS_TEST_MOTO_URL/moto-api/" || { echo "moto_server did not start" >&2; exit 1; }
 
+step "deployment: cfn-lint on deploy/template.yaml, then tests/deploy (one IAM list, packaging with the debug server, aws cloudformation package against moto)"
+deploy_venv="${ASSETS_DEPLOY_VENV:-$HOME/.cache/assets-service/deploy-venv}"
+"$deploy_venv/bin/cfn-lint" deploy/template.yaml
+(cd tests/deploy && PYTHONDONTWRITEBYTECODE=1 "$deploy_venv/bin/pytest" -q)
+
 step "cargo test"
 ASSETS_TEST_LOG_DIR="$(mktemp -d)"
 export ASSETS_TEST_LOG_DIR
