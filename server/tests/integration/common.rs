@@ -74,7 +74,8 @@ fn init_test_env() -> PathBuf {
     log_path
 }
 
-fn log_dir() -> PathBuf {
+/// Where test servers write their logs (CI checks them for leaked signatures).
+pub fn log_dir() -> PathBuf {
     match std::env::var_os("ASSETS_TEST_LOG_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => std::env::temp_dir(),
@@ -266,31 +267,12 @@ impl TestApp {
     /// Runs a subcommand of the binary against this server's data directory and flags;
     /// `stdin` is fed to it. Panics unless it succeeds; returns its standard output.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
-        use std::io::Write as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--data-dir", self.data_dir.to_str().unwrap()])
-            .args(self.store_flags())
-            .args(args)
-            .envs(Moto::ENV)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "server {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let mut flags = vec![
+            "--data-dir".to_string(),
+            self.data_dir.display().to_string(),
+        ];
+        flags.extend(self.store_flags());
+        run_cli(&flags, args, stdin)
     }
 
     /// The flags that pick the metadata store (for subcommands on the same store).
@@ -823,4 +805,33 @@ async fn create_key(
     )
     .await
     .unwrap()
+}
+
+/// Runs a subcommand of the `server` binary with `flags` then `args`, `stdin` fed to it.
+/// Panics unless it succeeds; returns its standard output.
+pub fn run_cli(flags: &[String], args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(flags)
+        .args(args)
+        .envs(Moto::ENV)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "server {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Moto, bearer_client, logged_url};
+use crate::common::{Moto, bearer_client, log_dir, logged_url, run_cli};
 
 /// The token `POST /events/s3` and `GET /metrics` take on every replica.
 pub const EVENTS_TOKEN: &str = "scale-events-token";
@@ -64,31 +64,12 @@ impl Shared {
 
     /// Runs a subcommand against the shared table and bucket; its standard output.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
-        use std::io::Write as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(self.flags())
-            .args(["--data-dir", self.temp.path().to_str().unwrap()])
-            .args(args)
-            .envs(Moto::ENV)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "server {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let mut flags = self.flags();
+        flags.extend([
+            "--data-dir".to_string(),
+            self.temp.path().display().to_string(),
+        ]);
+        run_cli(&flags, args, stdin)
     }
 
     /// `n` replicas with `extra` flags, started at once; returns when every one is ready.
@@ -129,12 +110,6 @@ impl Shared {
         }
         starting
     }
-}
-
-fn log_dir() -> PathBuf {
-    std::env::var_os("ASSETS_TEST_LOG_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
 }
 
 /// One `server` process.
