@@ -135,6 +135,9 @@ if [ "$status" -ne 0 ]; then
   echo "--- lambda_gateway log ---"; tail -n 50 "$lgw_dir/gateway.log"
   exit "$status"
 fi
+# The wasm reached the browser through a base64 reply, as API Gateway gets binary bodies.
+grep -q '^lambda_gateway: GET /pkg/assets.wasm 200 base64$' "$lgw_dir/gateway.log" \
+  || { echo "the gateway never served the wasm from a base64 reply" >&2; exit 1; }
 
 step "no server log leaks a presigned URL's signature or a security token"
 cp "$e2e_dir/server.log" "$ASSETS_TEST_LOG_DIR/e2e-server.log"

@@ -29,6 +29,18 @@ function assetRow(page: Page, name: string) {
 }
 
 test('the dashboard works on the Lambda handler behind API Gateway', async ({ page, context, playwright }) => {
+  // The pages' Content-Security-Policy holds behind API Gateway too (see fixtures.ts).
+  const violations: string[] = [];
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (event) => {
+      console.error(`securitypolicyviolation: ${event.effectiveDirective} blocked ${event.blockedURI || '(inline)'}`);
+    });
+  });
+  context.on('console', (message) => {
+    if (/Content[- ]Security[- ]Policy|securitypolicyviolation/i.test(message.text())) {
+      violations.push(message.text());
+    }
+  });
   const api = await playwright.request.newContext({
     baseURL: BASE,
     ignoreHTTPSErrors: true,
@@ -147,5 +159,6 @@ test('the dashboard works on the Lambda handler behind API Gateway', async ({ pa
     await expect(page).toHaveURL(/\/sign-in$/);
   });
 
+  expect(violations, 'Content-Security-Policy violations').toEqual([]);
   await api.dispose();
 });

@@ -101,6 +101,7 @@ async fn invoke(
     peer: SocketAddr,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
+    let line = format!("{} {}", parts.method, parts.uri.path());
     let body = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
         Ok(body) => body,
         Err(_) => return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
@@ -113,6 +114,12 @@ async fn invoke(
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
     };
+    // An access log line, as API Gateway can write: how the body travelled in the reply.
+    let encoding = match reply["isBase64Encoded"].as_bool() {
+        Some(true) => "base64",
+        _ => "text",
+    };
+    println!("lambda_gateway: {line} {} {encoding}", reply["statusCode"]);
     response(&reply).unwrap_or_else(|err| {
         eprintln!("lambda_gateway: not an HTTP API reply: {err:#}");
         gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
