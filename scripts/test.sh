@@ -114,6 +114,7 @@ LAMBDA_PASSWORD="$(secret)"
 printf '%s\n' "$LAMBDA_PASSWORD" | env "${lgw_env[@]}" "$server_bin" users add carol >/dev/null
 LAMBDA_API_KEY="$(env "${lgw_env[@]}" "$server_bin" api-keys create --user carol --label lambda-e2e | tail -n 1)"
 [ -n "$LAMBDA_API_KEY" ] || { echo "no API key printed for carol" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "the Lambda browser test needs the openssl CLI (Debian: openssl)" >&2; exit 1; }
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=127.0.0.1' \
   -addext 'subjectAltName=IP:127.0.0.1' -keyout "$lgw_dir/key.pem" -out "$lgw_dir/cert.pem" 2>/dev/null
 lgw_port="$(free_port)"
