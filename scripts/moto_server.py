@@ -10,7 +10,15 @@ moto 5.2 also names the root element of some S3 replies `...Response` where S3 s
 (`ListPartsResult`); botocore reads any root, the Rust SDK refuses the reply. Those roots are
 renamed here to S3's. (moto does not report part checksums in ListParts either: the AWS-mode
 tests upload parts without them.)
+
+And moto keeps a single PUT's `x-amz-checksum-sha256` (returning it from HEAD with checksum mode
+on) only when `x-amz-sdk-checksum-algorithm` comes with it, which a browser PUT to a presigned URL
+does not send, and it never checks the value against the body. S3 does both: so does this (on a
+whole-object PUT), answering a mismatch with S3's `BadDigest`.
 """
+import base64
+import hashlib
+import io
 import re
 import sys
 import threading
@@ -22,8 +30,36 @@ _one_at_a_time = threading.Lock()
 _S3_ROOTS = re.compile(rb"<(/?)(ListParts|CompleteMultipartUpload)Response\b")
 
 
+_BAD_DIGEST = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code>'
+    b"<Message>The SHA256 you specified did not match the calculated checksum.</Message></Error>"
+)
+
+
+def _checksum_matches(environ):
+    """Checks a whole-object PUT's `x-amz-checksum-sha256` as S3 does; False on a mismatch."""
+    value = environ.get("HTTP_X_AMZ_CHECKSUM_SHA256")
+    if (
+        environ.get("REQUEST_METHOD") != "PUT"
+        or not value
+        or environ.get("HTTP_X_AMZ_SDK_CHECKSUM_ALGORITHM")
+        or "partNumber=" in environ.get("QUERY_STRING", "")
+        or "STREAMING" in environ.get("HTTP_X_AMZ_CONTENT_SHA256", "")
+    ):
+        return True
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    if base64.b64encode(hashlib.sha256(body).digest()).decode() != value:
+        return False
+    environ["HTTP_X_AMZ_SDK_CHECKSUM_ALGORITHM"] = "SHA256"
+    return True
+
+
 class SerialisedApplication(DomainDispatcherApplication):
     def __call__(self, environ, start_response):
+        if not _checksum_matches(environ):
+            start_response("400 Bad Request", [("Content-Type", "application/xml")])
+            return [_BAD_DIGEST]
         reply = {}
 
         def capture(status, headers, exc_info=None):

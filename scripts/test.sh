@@ -98,10 +98,53 @@ if [ "$status" -ne 0 ]; then
 fi
 echo "end-to-end screenshots: end2end/artifacts/"
 
+step "the dashboard on the Lambda handler (API Gateway stand-in)"
+# The Lambda `http` handler in process behind a local HTTPS stand-in for API Gateway
+# (server/examples/lambda_gateway.rs), on a fresh table and bucket in moto; only tests/lambda.spec.ts.
+lgw_dir="$e2e_dir/lambda"
+mkdir -p "$lgw_dir"
+lgw_name="lgw-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+lgw_env=(AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  ASSETS_STORE=dynamodb ASSETS_OBJECTS=s3 ASSETS_DYNAMODB_ENDPOINT="$ASSETS_TEST_MOTO_URL"
+  ASSETS_S3_ENDPOINT="$ASSETS_TEST_MOTO_URL" ASSETS_S3_FORCE_PATH_STYLE=true
+  ASSETS_DYNAMODB_TABLE="$lgw_name" ASSETS_BUCKET="$lgw_name")
+env "${lgw_env[@]}" "$server_bin" init-aws >"$lgw_dir/init-aws.log" 2>&1 \
+  || { cat "$lgw_dir/init-aws.log"; exit 1; }
+LAMBDA_PASSWORD="$(secret)"
+printf '%s\n' "$LAMBDA_PASSWORD" | env "${lgw_env[@]}" "$server_bin" users add carol >/dev/null
+LAMBDA_API_KEY="$(env "${lgw_env[@]}" "$server_bin" api-keys create --user carol --label lambda-e2e | tail -n 1)"
+[ -n "$LAMBDA_API_KEY" ] || { echo "no API key printed for carol" >&2; exit 1; }
+command -v openssl >/dev/null || { echo "the Lambda browser test needs the openssl CLI (Debian: openssl)" >&2; exit 1; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=127.0.0.1' \
+  -addext 'subjectAltName=IP:127.0.0.1' -keyout "$lgw_dir/key.pem" -out "$lgw_dir/cert.pem" 2>/dev/null
+lgw_port="$(free_port)"
+env "${lgw_env[@]}" LEPTOS_SITE_ROOT="$root/target/site" RUST_LOG=info \
+  "$target_dir/debug/examples/lambda_gateway" "127.0.0.1:$lgw_port" "$lgw_dir/cert.pem" "$lgw_dir/key.pem" \
+  >"$lgw_dir/gateway.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 150); do
+  # The certificate is self-signed: this only asks whether the gateway answers.
+  python3 -c 'import ssl, sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2, context=ssl._create_unverified_context())' \
+    "https://127.0.0.1:$lgw_port/healthz" 2>/dev/null && break
+  kill -0 "${pids[-1]}" 2>/dev/null || { echo "lambda_gateway exited" >&2; cat "$lgw_dir/gateway.log"; exit 1; }
+  sleep 0.2
+done
+status=0
+(cd end2end && LAMBDA_BASE_URL="https://127.0.0.1:$lgw_port" LAMBDA_USER=carol LAMBDA_PASSWORD="$LAMBDA_PASSWORD" \
+  LAMBDA_API_KEY="$LAMBDA_API_KEY" LAMBDA_SITE_ROOT="$root/target/site" npx playwright test tests/lambda.spec.ts) || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- lambda_gateway log ---"; tail -n 50 "$lgw_dir/gateway.log"
+  exit "$status"
+fi
+# The wasm reached the browser through a base64 reply, as API Gateway gets binary bodies.
+grep -q '^lambda_gateway: GET /pkg/assets.wasm 200 base64$' "$lgw_dir/gateway.log" \
+  || { echo "the gateway never served the wasm from a base64 reply" >&2; exit 1; }
+
 step "no server log leaks a presigned URL's signature or a security token"
 cp "$e2e_dir/server.log" "$ASSETS_TEST_LOG_DIR/e2e-server.log"
+cp "$lgw_dir/gateway.log" "$ASSETS_TEST_LOG_DIR/lambda-gateway.log"
 logs=$(find "$ASSETS_TEST_LOG_DIR" -name '*.log' -size +1k | wc -l)
-# The in-process servers' shared log, the spawned binaries' logs and the end-to-end server's.
+# The in-process servers' shared log, the spawned binaries' logs, the end-to-end server's and the gateway's.
 [ "$logs" -ge 3 ] || { echo "expected the test servers' logs in $ASSETS_TEST_LOG_DIR, found $logs" >&2; exit 1; }
 if grep -rEl 'X-Amz-Signature=[0-9a-f]|X-Amz-Security-Token=[A-Za-z0-9%]' "$ASSETS_TEST_LOG_DIR"; then
   echo "a signature or security token leaked into the logs above" >&2
