@@ -5,7 +5,8 @@
 #   scripts/setup.sh release  also npm binaryen's wasm-opt (the end-to-end packages), for
 #                           scripts/build-release.sh
 #   scripts/setup.sh test   also Chromium, the end-to-end test packages, moto, the real S3
-#                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone),
+#                           clients (aws-cli, boto3, pytest in their own venv; Debian's rclone
+#                           and openssl),
 #                           Schemathesis (its own venv) and cfn-lint (its own venv)
 set -euo pipefail
 
@@ -91,6 +92,12 @@ if [ "$mode" = test ]; then
     "$deploy_venv/bin/pip" install --quiet --disable-pip-version-check -r "$deploy_reqs"
     "$deploy_venv/bin/pip" check >/dev/null
     cp "$deploy_reqs" "$deploy_venv/.installed-requirements"
+  fi
+  # The Lambda browser test's stand-in for API Gateway serves https with a throwaway certificate.
+  if ! command -v openssl >/dev/null; then
+    say "installing Debian's openssl"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
   fi
   if ! command -v rclone >/dev/null; then
     say "installing Debian's rclone"
