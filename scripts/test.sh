@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, clippy, the Rust unit and integration tests, real S3 clients
-# (aws-cli, boto3, rclone) against the embedded S3 endpoint, Schemathesis against the REST API's
-# OpenAPI document, and the Playwright tests in headless Chromium against the real server.
+# Runs every test: formatting, clippy, the deployment checks (cfn-lint on the template, one IAM
+# list, packaging), the Rust unit and integration tests (scale-out and Lambda against moto), real
+# S3 clients (aws-cli, boto3, rclone) against the embedded S3 endpoint, Schemathesis against the
+# REST API's OpenAPI document, and the Playwright tests in headless Chromium against the real
+# server and against the Lambda handler behind a stand-in for API Gateway.
 # Installs what is missing first.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
