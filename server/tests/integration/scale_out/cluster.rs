@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Moto, bearer_client, log_dir, logged_url, run_cli};
+use crate::common::{Moto, bearer_client, log_dir, logged_url, run_cli, terminate};
 
 /// The token `POST /events/s3` and `GET /metrics` take on every replica.
 pub const EVENTS_TOKEN: &str = "scale-events-token";
@@ -210,20 +210,7 @@ impl Replica {
 impl Drop for Replica {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // SIGTERM, as a deploy stops it; SIGKILL if it lingers.
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            terminate(&mut child);
         }
     }
 }
