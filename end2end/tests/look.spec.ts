@@ -119,9 +119,11 @@ test('the main flow works with the keyboard alone', async ({ page }) => {
   const name = file.path.split('/').pop()!;
   await openDashboard(page);
 
-  // Choose a file: Tab to the picker, Space opens it.
-  await tabTo(page, page.getByLabel('Choose files to upload'));
+  // Choose a file: Tab to the picker, Space opens it. Playwright starts intercepting file
+  // choosers only when a listener is added, asynchronously: added right before the key press it
+  // can lose the race, and the chooser opens unseen (one CI run timed out so). Listen first.
   const choosing = page.waitForEvent('filechooser');
+  await tabTo(page, page.getByLabel('Choose files to upload'));
   await page.keyboard.press('Space');
   await (await choosing).setFiles(file.path);
   await expect(uploadItem(page, name).locator('.upload-status')).toHaveText(/^Uploaded .*\(100%\)$/);
